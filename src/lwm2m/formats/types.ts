@@ -55,10 +55,16 @@ export interface NodeCodec {
  */
 export interface MultiNodeCodec extends NodeCodec {
   encodeNodes(nodes: ReadonlyMap<string, LwM2mNode>, model: ObjectModel): Buffer;
-  /** Paths in the result are formatted ("/3/0/1"). */
-  decodeNodes(payload: Buffer, model: ObjectModel): Map<string, LwM2mNode>;
+  /**
+   * Paths in the result are formatted ("/3/0/1"). With `requested` (the paths of a composite
+   * request) there is one node per requested path that got values, and values under no
+   * requested path are a DecodeError; without it, one node per resource or resource instance.
+   */
+  decodeNodes(payload: Buffer, model: ObjectModel, requested?: readonly LwM2mPath[]): Map<string, LwM2mNode>;
   /** Keeps the SenML times, for Send and timestamped notifications. */
   decodeTimestamped(payload: Buffer, model: ObjectModel): TimestampedNode[];
+  /** Send (/dp) and timestamped notifications; formats without times refuse timestamps. */
+  encodeTimestamped(nodes: readonly TimestampedNode[], model: ObjectModel): Buffer;
   /** A composite read/observe request body: the list of paths. */
   encodePaths(paths: readonly LwM2mPath[]): Buffer;
   decodePaths(payload: Buffer): LwM2mPath[];
