@@ -1,0 +1,82 @@
+import type { Logger } from '../../util/logger.js';
+import type { LwM2mNode, TimestampedNode } from '../node.js';
+import type { Registration } from './registration.js';
+import type { QueuedRequestDescription } from './request-queue.js';
+
+export interface NotificationEvent {
+  endpoint: string;
+  observationId: string;
+  /** The observed path ("/3/0/13"); for a composite observation the paths joined by ",". */
+  path: string;
+  /** Single-path observation: the decoded value. */
+  node?: LwM2mNode;
+  /** Composite observation: path → decoded value. */
+  nodes?: Map<string, LwM2mNode>;
+  /** Set when the payload could not be decoded; node/nodes are then absent. */
+  error?: Error;
+  payload: Buffer;
+  contentFormat: number | undefined;
+}
+
+export interface Lwm2mEventMap {
+  registered: { registration: Registration; replaced?: Registration };
+  updated: { registration: Registration; previous: Registration };
+  deregistered: { registration: Registration };
+  expired: { registration: Registration };
+  awake: { endpoint: string };
+  sleeping: { endpoint: string };
+  notification: NotificationEvent;
+  send: { endpoint: string; registration: Registration; nodes: TimestampedNode[] };
+  requestQueued: { endpoint: string; request: QueuedRequestDescription; queueLength: number };
+}
+
+export type Lwm2mEventName = keyof Lwm2mEventMap;
+export type Lwm2mListener<K extends Lwm2mEventName> = (event: Lwm2mEventMap[K]) => void | Promise<void>;
+
+/**
+ * A typed event emitter whose listeners cannot hurt the server: a throw or a rejected
+ * promise is logged and the remaining listeners still run.
+ */
+export class Lwm2mEvents {
+  private readonly listeners: { [K in Lwm2mEventName]?: Set<Lwm2mListener<K>> } = {};
+
+  constructor(private readonly logger?: Logger) {}
+
+  /** Returns a function that removes the listener. */
+  on<K extends Lwm2mEventName>(name: K, listener: Lwm2mListener<K>): () => void {
+    let set = this.listeners[name] as Set<Lwm2mListener<K>> | undefined;
+    if (!set) {
+      set = new Set();
+      (this.listeners as Record<string, unknown>)[name] = set;
+    }
+    set.add(listener);
+    return () => this.off(name, listener);
+  }
+
+  off<K extends Lwm2mEventName>(name: K, listener: Lwm2mListener<K>): void {
+    (this.listeners[name] as Set<Lwm2mListener<K>> | undefined)?.delete(listener);
+  }
+
+  listenerCount(name: Lwm2mEventName): number {
+    return this.listeners[name]?.size ?? 0;
+  }
+
+  emit<K extends Lwm2mEventName>(name: K, event: Lwm2mEventMap[K]): void {
+    const set = this.listeners[name] as Set<Lwm2mListener<K>> | undefined;
+    if (!set) return;
+    for (const listener of [...set]) {
+      try {
+        const result = listener(event);
+        if (result && typeof (result as Promise<void>).catch === 'function') {
+          (result as Promise<void>).catch((err: unknown) => this.report(name, err));
+        }
+      } catch (err) {
+        this.report(name, err);
+      }
+    }
+  }
+
+  private report(name: string, err: unknown): void {
+    this.logger?.error({ err, event: name }, 'event listener failed');
+  }
+}

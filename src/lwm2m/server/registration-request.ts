@@ -1,0 +1,171 @@
+import { CoapCode } from '../../coap/types.js';
+import { LinkFormatError } from '../link-format.js';
+import { parseObjectLinks, type ParsedObjectLinks } from './object-links.js';
+import type { Lwm2mVersion } from './registration.js';
+
+/**
+ * Reading the query and payload of Register (POST /rd) and Update (POST /rd/{id}),
+ * LwM2M 1.0 §5.3.1 / 1.1 §6.2: what is valid, what the defaults are, and which CoAP
+ * code and reason a device gets when it is wrong.
+ */
+
+export class RegistrationRequestError extends Error {
+  override readonly name = 'RegistrationRequestError';
+  constructor(
+    readonly code: number,
+    readonly reason: string,
+  ) {
+    super(reason);
+  }
+}
+
+export const DEFAULT_LIFETIME_SEC = 86_400;
+export const ALL_VERSIONS: readonly Lwm2mVersion[] = ['1.0', '1.1', '1.2'];
+const MAX_LIFETIME_SEC = 0xffff_ffff;
+const MAX_ENDPOINT_LENGTH = 256;
+
+export interface RegisterParams {
+  endpoint: string;
+  lifetimeSec: number;
+  lwm2mVersion: Lwm2mVersion;
+  binding: string;
+  queueMode: boolean;
+  smsNumber: string | undefined;
+  links: ParsedObjectLinks;
+}
+
+/** Only what the update message carried; absent fields keep their registered value. */
+export interface UpdateParams {
+  lifetimeSec?: number;
+  binding?: string;
+  queueMode?: boolean;
+  smsNumber?: string;
+  links?: ParsedObjectLinks;
+}
+
+type Query = Map<string, string | true>;
+
+function parseQuery(query: readonly string[]): Query {
+  const params: Query = new Map();
+  for (const item of query) {
+    const eq = item.indexOf('=');
+    const name = eq < 0 ? item : item.slice(0, eq);
+    const value = eq < 0 ? true : item.slice(eq + 1);
+    if (params.has(name)) throw new RegistrationRequestError(CoapCode.BadRequest, `duplicate query parameter "${name}"`);
+    params.set(name, value);
+  }
+  return params;
+}
+
+function stringParam(params: Query, name: string, label: string): string | undefined {
+  const value = params.get(name);
+  if (value === undefined) return undefined;
+  if (value === true || value === '') throw new RegistrationRequestError(CoapCode.BadRequest, `${label} (${name}) has no value`);
+  return value;
+}
+
+function parseLifetime(params: Query): number | undefined {
+  const raw = params.get('lt');
+  if (raw === undefined) return undefined;
+  const n = raw === true ? NaN : /^\d+$/.test(raw) ? Number(raw) : NaN;
+  if (!(n >= 1 && n <= MAX_LIFETIME_SEC)) {
+    throw new RegistrationRequestError(
+      CoapCode.BadRequest,
+      `lifetime (lt) must be a positive integer up to ${MAX_LIFETIME_SEC}, got "${raw === true ? '' : raw}"`,
+    );
+  }
+  return n;
+}
+
+const BINDING_1_0 = new Set(['U', 'UQ', 'S', 'SQ', 'US', 'UQS']);
+
+/** Returns the binding and whether it puts the device in queue mode (only 1.0 carries Q in b). */
+function parseBinding(raw: string, version: Lwm2mVersion): { binding: string; queue: boolean } {
+  if (version === '1.0') {
+    if (!BINDING_1_0.has(raw)) {
+      throw new RegistrationRequestError(
+        CoapCode.BadRequest,
+        `binding (b) "${raw}" is not valid for LwM2M 1.0 (one of U, UQ, S, SQ, US, UQS)`,
+      );
+    }
+    return { binding: raw, queue: raw.includes('Q') };
+  }
+  if (raw.includes('Q')) {
+    throw new RegistrationRequestError(
+      CoapCode.BadRequest,
+      `binding (b) "${raw}" contains Q: from LwM2M 1.1 queue mode is the separate Q parameter`,
+    );
+  }
+  const seen = new Set<string>();
+  for (const c of raw) {
+    if (!'UTSN'.includes(c) || seen.has(c)) {
+      throw new RegistrationRequestError(
+        CoapCode.BadRequest,
+        `binding (b) "${raw}" is not valid for LwM2M ${version} (letters U, T, S, N, each at most once)`,
+      );
+    }
+    seen.add(c);
+  }
+  if (raw === '') throw new RegistrationRequestError(CoapCode.BadRequest, 'binding (b) is empty');
+  return { binding: raw, queue: false };
+}
+
+function parseLinks(payload: Buffer): ParsedObjectLinks {
+  try {
+    return parseObjectLinks(payload.toString('utf8'));
+  } catch (err) {
+    if (err instanceof LinkFormatError) {
+      throw new RegistrationRequestError(CoapCode.BadRequest, `malformed object links: ${err.reason}`);
+    }
+    throw err;
+  }
+}
+
+export function parseRegisterRequest(
+  query: readonly string[],
+  payload: Buffer,
+  supportedVersions: readonly Lwm2mVersion[] = ALL_VERSIONS,
+): RegisterParams {
+  const params = parseQuery(query);
+  const endpoint = params.get('ep');
+  if (endpoint === undefined || endpoint === true || endpoint === '') {
+    throw new RegistrationRequestError(CoapCode.BadRequest, 'missing endpoint name (ep)');
+  }
+  if (endpoint.length > MAX_ENDPOINT_LENGTH) {
+    throw new RegistrationRequestError(CoapCode.BadRequest, `endpoint name (ep) longer than ${MAX_ENDPOINT_LENGTH} characters`);
+  }
+  const lifetimeSec = parseLifetime(params) ?? DEFAULT_LIFETIME_SEC;
+
+  const rawVersion = params.get('lwm2m') ?? '1.0';
+  if (rawVersion === true || !(supportedVersions as readonly string[]).includes(rawVersion)) {
+    throw new RegistrationRequestError(
+      CoapCode.PreconditionFailed,
+      `unsupported LwM2M version (lwm2m) "${rawVersion === true ? '' : rawVersion}"; this server supports ${supportedVersions.join(', ')}`,
+    );
+  }
+  const lwm2mVersion = rawVersion as Lwm2mVersion;
+
+  const { binding, queue } = parseBinding(stringParam(params, 'b', 'binding') ?? 'U', lwm2mVersion);
+  const queueMode = lwm2mVersion === '1.0' ? queue : params.has('Q');
+  const smsNumber = stringParam(params, 'sms', 'SMS number');
+  return { endpoint, lifetimeSec, lwm2mVersion, binding, queueMode, smsNumber, links: parseLinks(payload) };
+}
+
+export function parseUpdateRequest(query: readonly string[], payload: Buffer, version: Lwm2mVersion): UpdateParams {
+  const params = parseQuery(query);
+  const update: UpdateParams = {};
+  const lifetimeSec = parseLifetime(params);
+  if (lifetimeSec !== undefined) update.lifetimeSec = lifetimeSec;
+  const rawBinding = stringParam(params, 'b', 'binding');
+  if (rawBinding !== undefined) {
+    const { binding, queue } = parseBinding(rawBinding, version);
+    update.binding = binding;
+    update.queueMode = version === '1.0' ? queue : params.has('Q');
+  } else if (version !== '1.0' && params.has('Q')) {
+    update.queueMode = true;
+  }
+  const smsNumber = stringParam(params, 'sms', 'SMS number');
+  if (smsNumber !== undefined) update.smsNumber = smsNumber;
+  if (payload.length > 0) update.links = parseLinks(payload);
+  return update;
+}
