@@ -1,0 +1,34 @@
+/** Starts the whole server in this process on free loopback ports, with a temporary data dir. */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { defaultServerConfig, type ServerConfig } from '../../src/config.js';
+import { startServer, type RunningServer } from '../../src/server.js';
+import { silentLogger } from '../../src/util/logger.js';
+
+export interface TestServer extends RunningServer {
+  baseUrl: string;
+  coapUri: string;
+}
+
+export async function startTestServer(overrides: Partial<ServerConfig> = {}): Promise<TestServer> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'lwm2m-test-'));
+  const server = await startServer(
+    { ...defaultServerConfig, coapHost: '127.0.0.1', coapPort: 0, httpPort: 0, dataDir, ...overrides },
+    silentLogger,
+  );
+  return {
+    ...server,
+    baseUrl: `http://127.0.0.1:${server.httpPort}`,
+    coapUri: `coap://127.0.0.1:${server.coapPort}`,
+    async close() {
+      await server.close();
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+export async function getJson(url: string): Promise<{ status: number; body: any }> {
+  const response = await fetch(url);
+  return { status: response.status, body: await response.json() };
+}
