@@ -1,0 +1,215 @@
+/**
+ * `npm run bench`: registration throughput and memory per registration. The machine is shared
+ * and noisy, so every throughput figure is a RATIO to a raw UDP echo measured in the same run
+ * with the same generator; absolute rates are printed only for context.
+ */
+import { existsSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import { dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { LoadOptions, LoadResult } from './load-core.js';
+import { runGenerator, startListening, type ListeningProcess } from './processes.js';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const script = (name: string): string => resolve(here, name);
+const serverCli = resolve(here, '../../src/cli/main.js');
+const resultsFile = resolve(here, '../../bench-results.json');
+
+const WINDOW = 256;
+const WARMUP_MS = 1000;
+const DURATION_MS = 5000;
+const MEMORY_REGISTRATIONS = 100_000;
+const ROUNDS = 2;
+const runTag = Date.now().toString(36);
+
+interface ThroughputFigure {
+  rate: number;
+  result: LoadResult;
+}
+
+interface BenchResults {
+  machine: { cpus: number; cpuModel: string; node: string; platform: string; date: string };
+  throughput: {
+    echo?: ThroughputFigure[];
+    server?: ThroughputFigure[];
+    nodeCoap?: ThroughputFigure[];
+    echoRate?: number;
+    serverToEcho?: number;
+    nodeCoapToEcho?: number;
+  };
+  memory?: {
+    registrations: number;
+    heapBytesPerRegistration: number;
+    rssBytesPerRegistration: number;
+    before: ServerInfo;
+    after: ServerInfo;
+    generator: LoadResult;
+  };
+  manifest?: unknown;
+  errors: string[];
+}
+
+interface ServerInfo {
+  registrations: number;
+  memory: { heapUsed: number; rss: number };
+}
+
+const log = (line: string): void => void process.stdout.write(line + '\n');
+
+function timedLoad(port: number, expect: LoadOptions['expect'], name: string): LoadOptions {
+  return {
+    host: '127.0.0.1',
+    port,
+    expect,
+    window: WINDOW,
+    warmupMs: WARMUP_MS,
+    durationMs: DURATION_MS,
+    namePrefix: `${name}-${runTag}-`,
+  };
+}
+
+const mean = (figures: ThroughputFigure[]): number => figures.reduce((sum, f) => sum + f.rate, 0) / figures.length;
+
+async function withProcess<T>(start: () => Promise<ListeningProcess>, body: (p: ListeningProcess) => Promise<T>): Promise<T> {
+  const peer = await start();
+  try {
+    return await body(peer);
+  } finally {
+    await peer.stop();
+  }
+}
+
+async function measure(start: () => Promise<ListeningProcess>, expect: LoadOptions['expect'], name: string): Promise<ThroughputFigure> {
+  return withProcess(start, async (peer) => {
+    const result = await runGenerator(script('load-generator.js'), timedLoad(peer.coapPort, expect, name));
+    log(`  ${name.padEnd(10)} ${Math.round(result.rate).toString().padStart(8)} /s  (lost ${result.lost}, rejected ${result.rejected})`);
+    return { rate: result.rate, result };
+  });
+}
+
+const startServer = (): Promise<ListeningProcess> =>
+  startListening(serverCli, ['serve', '--coap-port', '0', '--http-port', '0', '--log-level', 'warn'], ['--expose-gc']);
+
+async function serverInfo(httpPort: number): Promise<ServerInfo> {
+  const response = await fetch(`http://127.0.0.1:${httpPort}/api/server?gc=true`);
+  if (!response.ok) throw new Error(`GET /api/server answered ${response.status}`);
+  return (await response.json()) as ServerInfo;
+}
+
+async function measureMemory(): Promise<NonNullable<BenchResults['memory']>> {
+  return withProcess(startServer, async (server) => {
+    if (server.httpPort === undefined) throw new Error('the server did not report its HTTP port');
+    const before = await serverInfo(server.httpPort);
+    const generator = await runGenerator(script('load-generator.js'), {
+      host: '127.0.0.1',
+      port: server.coapPort,
+      expect: 'created',
+      window: WINDOW,
+      total: MEMORY_REGISTRATIONS,
+      lifetimeSec: 86_400,
+      namePrefix: `mem-${runTag}-`,
+      lossTimeoutMs: 2000,
+    });
+    const after = await serverInfo(server.httpPort);
+    const registrations = after.registrations - before.registrations;
+    if (registrations <= 0) throw new Error('no registration was stored');
+    return {
+      registrations,
+      heapBytesPerRegistration: (after.memory.heapUsed - before.memory.heapUsed) / registrations,
+      rssBytesPerRegistration: (after.memory.rss - before.memory.rss) / registrations,
+      before,
+      after,
+      generator,
+    };
+  });
+}
+
+async function main(): Promise<void> {
+  const results: BenchResults = {
+    machine: {
+      cpus: os.cpus().length,
+      cpuModel: os.cpus()[0]?.model ?? 'unknown',
+      node: process.version,
+      platform: `${os.platform()} ${os.release()}`,
+      date: new Date().toISOString(),
+    },
+    throughput: {},
+    errors: [],
+  };
+  const attempt = async (what: string, body: () => Promise<void>): Promise<void> => {
+    try {
+      await body();
+    } catch (error) {
+      const message = `${what}: ${error instanceof Error ? error.message : String(error)}`;
+      results.errors.push(message);
+      log(`  ! ${message}`);
+    }
+  };
+  const serverAvailable = existsSync(serverCli);
+
+  log(`Registration throughput (CON POST /rd, window ${WINDOW}, ${WARMUP_MS} ms warm-up + ${DURATION_MS} ms, ${ROUNDS} rounds)`);
+  // Interleaved rounds, so a drift in machine load hits the baseline and the others alike.
+  const echo: ThroughputFigure[] = [];
+  const server: ThroughputFigure[] = [];
+  const nodeCoap: ThroughputFigure[] = [];
+  const echoRun = async (): Promise<void> =>
+    attempt('echo', async () => void echo.push(await measure(() => startListening(script('echo-server.js')), 'echo', 'echo')));
+  if (!serverAvailable) results.errors.push(`server: ${serverCli} not built`);
+  for (let round = 0; round < ROUNDS; round++) {
+    await echoRun();
+    if (serverAvailable) {
+      await attempt('server', async () => void server.push(await measure(startServer, 'created', 'server')));
+    }
+    await attempt('node-coap', async () => {
+      nodeCoap.push(await measure(() => startListening(script('node-coap-server.js')), 'created', 'node-coap'));
+    });
+  }
+  await echoRun();
+  results.throughput = { echo, server, nodeCoap };
+  if (echo.length > 0) {
+    const echoRate = mean(echo);
+    results.throughput.echoRate = echoRate;
+    if (server.length > 0) results.throughput.serverToEcho = mean(server) / echoRate;
+    if (nodeCoap.length > 0) results.throughput.nodeCoapToEcho = mean(nodeCoap) / echoRate;
+  }
+
+  if (serverAvailable) {
+    log(`Memory (${MEMORY_REGISTRATIONS} registrations on a fresh server)`);
+    await attempt('memory', async () => void (results.memory = await measureMemory()));
+  }
+
+  await attempt('manifest', async () => {
+    const manifestModule = script('manifest-bench.js');
+    if (!existsSync(manifestModule)) return;
+    const imported = (await import(manifestModule)) as { runManifestBench?: () => unknown };
+    if (typeof imported.runManifestBench === 'function') results.manifest = await imported.runManifestBench();
+  });
+
+  printTable(results);
+  writeFileSync(resultsFile, JSON.stringify(results, null, 2) + '\n');
+  log(`\nAll figures: ${resultsFile}`);
+}
+
+function printTable(results: BenchResults): void {
+  const { throughput: t, memory: m } = results;
+  const ratio = (value: number | undefined, figures: ThroughputFigure[] | undefined, goal: string): string =>
+    value === undefined || !figures?.length ? 'n/a' : `${value.toFixed(2)} of echo, ${Math.round(mean(figures))}/s (${goal})`;
+  log('');
+  log(`Machine: ${results.machine.cpus} CPUs, Node ${results.machine.node}`);
+  log('┌────────────────────────────────────────┬──────────────────────────────────────────┐');
+  const row = (label: string, value: string): void => log(`│ ${label.padEnd(38)} │ ${value.padEnd(40)} │`);
+  row('raw UDP echo (baseline)', t.echoRate === undefined ? 'n/a' : `${Math.round(t.echoRate)} round trips/s`);
+  row('our server: registrations', ratio(t.serverToEcho, t.server, 'goal ≥ 0.6'));
+  row('node-coap createServer, empty handler', ratio(t.nodeCoapToEcho, t.nodeCoap, 'context'));
+  row('heap bytes per registration', m ? `${Math.round(m.heapBytesPerRegistration)}   (goal ≤ 1024)` : 'n/a');
+  row('RSS bytes per registration', m ? `${Math.round(m.rssBytesPerRegistration)}` : 'n/a');
+  row('registrations stored (memory run)', m ? `${m.registrations}` : 'n/a');
+  log('└────────────────────────────────────────┴──────────────────────────────────────────┘');
+  if (results.manifest !== undefined) log(`Manifest: ${JSON.stringify(results.manifest)}`);
+  for (const error of results.errors) log(`not measured — ${error}`);
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`bench failed: ${error instanceof Error ? error.stack : String(error)}\n`);
+  process.exit(1);
+});
