@@ -194,3 +194,11 @@ export interface DatagramTransport {
   address(): RemoteAddress;
   close(): Promise<void>;
 }
+
+/** observe() got an error code (not 2.xx) instead of an established observation. */
+export class CoapResponseError extends Error {
+  override readonly name = 'CoapResponseError';
+  constructor(readonly response: IncomingResponse) {
+    super(`peer answered ${formatCode(response.code)}${response.payload.length > 0 ? `: ${response.payload.toString('utf8').slice(0, 200)}` : ''}`);
+  }
+}

@@ -1,0 +1,67 @@
+/**
+ * A Map whose entries expire in bulk: two generations, rotated every `generationMs` on
+ * access (no timers). An entry lives at least `generationMs` and less than twice that, so
+ * memory is bounded without a timer or a timestamp per entry.
+ */
+import type { Clock } from '../util/clock.js';
+
+export class GenerationalMap<K, V> {
+  private current = new Map<K, V>();
+  private previous = new Map<K, V>();
+  private rotateAt: number;
+
+  constructor(
+    private readonly clock: Clock,
+    private readonly generationMs: number,
+  ) {
+    this.rotateAt = clock.now() + generationMs;
+  }
+
+  get(key: K): V | undefined {
+    this.maybeRotate();
+    const value = this.current.get(key);
+    return value !== undefined ? value : this.previous.get(key);
+  }
+
+  set(key: K, value: V): void {
+    this.maybeRotate();
+    this.previous.delete(key);
+    this.current.set(key, value);
+  }
+
+  /** Re-inserts into the current generation, restarting its lifetime. */
+  touch(key: K): V | undefined {
+    const value = this.get(key);
+    if (value !== undefined) this.set(key, value);
+    return value;
+  }
+
+  delete(key: K): void {
+    this.current.delete(key);
+    this.previous.delete(key);
+  }
+
+  get size(): number {
+    this.maybeRotate();
+    return this.current.size + this.previous.size;
+  }
+
+  clear(): void {
+    this.current.clear();
+    this.previous.clear();
+  }
+
+  private maybeRotate(): void {
+    const now = this.clock.now();
+    if (now < this.rotateAt) return;
+    if (now >= this.rotateAt + this.generationMs) {
+      // Idle for two generations: everything is stale.
+      this.previous = new Map();
+      this.current = new Map();
+    } else {
+      this.previous = this.current;
+      this.current = new Map();
+    }
+    this.rotateAt = now + this.generationMs;
+  }
+}
