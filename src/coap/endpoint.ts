@@ -628,9 +628,10 @@ export class CoapEndpoint {
       return;
     }
 
-    const cacheKey = block2Key(remote, path, query);
+    // Built only when a response turns out to need Block2: most answers fit one datagram.
+    const cacheKey = (): string => block2Key(remote, path, query);
     if (block2 !== undefined && block2.num > 0 && (method === 'GET' || method === 'FETCH')) {
-      const cached = this.block2.get(cacheKey);
+      const cached = this.block2.get(cacheKey());
       if (cached !== undefined) {
         this.answerNow(msg, remote, dedupKey, cached.response, { block2, block1Echo, cacheKey });
         return;
@@ -744,7 +745,7 @@ export class CoapEndpoint {
    * Options and payload of a response, cut into a Block2 block when the body is larger than
    * the negotiated size (the request's Block2 SZX if smaller than ours).
    */
-  private shapeResponse(response: OutgoingResponse, block2?: BlockOption, block1Echo?: BlockOption, cacheKey?: string): { code: number; options: CoapOption[]; payload: Buffer } {
+  private shapeResponse(response: OutgoingResponse, block2?: BlockOption, block1Echo?: BlockOption, lazyCacheKey?: string | (() => string)): { code: number; options: CoapOption[]; payload: Buffer } {
     const options: CoapOption[] = [];
     if (response.contentFormat !== undefined) options.push({ number: CoapOptionNumber.ContentFormat, value: encodeUint(response.contentFormat) });
     if (response.locationPath) options.push(...stringOptions(CoapOptionNumber.LocationPath, response.locationPath));
@@ -756,6 +757,7 @@ export class CoapEndpoint {
     const num = block2?.num ?? 0;
     if (body.length <= size && num === 0) return { code: response.code, options, payload: body };
 
+    const cacheKey = typeof lazyCacheKey === 'function' ? lazyCacheKey() : lazyCacheKey;
     let etag = getOption({ options } as CoapMessage, CoapOptionNumber.ETag);
     if (etag === undefined) {
       const cached = cacheKey === undefined ? undefined : this.block2.get(cacheKey);
@@ -846,7 +848,7 @@ export class CoapEndpoint {
 interface Shaping {
   block2: BlockOption | undefined;
   block1Echo: BlockOption | undefined;
-  cacheKey: string | undefined;
+  cacheKey: string | (() => string) | undefined;
 }
 
 function midKeyPrefix(remote: RemoteAddress): string {

@@ -91,6 +91,9 @@ export class Lwm2mServer {
   /** Starts the periodic sweep (expiry, end of awake windows). */
   start(): void {
     if (this.sweepTimer || this.closed) return;
+    // A store restored after a restart may hold devices whose lifetime ran out while we were
+    // down: they expire now (with their events), not a sweep interval later.
+    this.sweep();
     this.scheduleSweep();
   }
 
@@ -117,7 +120,11 @@ export class Lwm2mServer {
     this.queue.tick(now);
   }
 
-  async handleRequest(req: IncomingRequest): Promise<OutgoingResponse> {
+  /**
+   * Synchronous on purpose: every route answers from memory, and a plain value lets the
+   * CoAP endpoint answer at once, without a promise and an ack-delay timer per message.
+   */
+  handleRequest(req: IncomingRequest): OutgoingResponse {
     try {
       return this.route(req);
     } catch (err) {

@@ -58,8 +58,7 @@ export class RegistrationService {
   register(req: IncomingRequest): OutgoingResponse {
     const params = parseRegisterRequest(req.query, req.payload, this.supportedVersions);
     const now = this.clock.now();
-    let id = this.newId();
-    while (this.store.getById(id)) id = this.newId();
+    const id = this.newId();
     // One factory, one property order: every registration shares one hidden class.
     const registration: Registration = {
       id,

@@ -49,7 +49,7 @@ describe('register (POST /rd)', () => {
     expect(res.locationPath).toHaveLength(2);
     const [rd, id] = res.locationPath!;
     expect(rd).toBe('rd');
-    expect(id).toMatch(/^[A-Za-z0-9_-]{8}$/);
+    expect(id).toMatch(/^[A-Za-z0-9_-]{12}$/);
     const reg = server.registrations.get('dev-1')!;
     expect(reg).toEqual({
       id,
