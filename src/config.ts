@@ -8,6 +8,14 @@ export interface ServerConfig {
   logLevel: string;
   /** Extra folders of DDF XML object definitions, loaded after the bundled objects/. */
   objectDirs: string[];
+  /** Where state lives: 'sqlite' (default, <dataDir>/lwm2m.sqlite) or 'memory' (tests only, lost at exit). */
+  store?: 'sqlite' | 'memory';
+  /** Key that encrypts credentials at rest; default <dataDir>/secret.key, created on first start. */
+  secretKeyFile?: string;
+  /** How long a queue-mode device is taken to be awake after it last spoke (default 93 s, CoAP's MAX_TRANSMIT_WAIT). */
+  queueAwakeTimeSec?: number;
+  /** Extra time after a lifetime runs out before a registration is dropped (default 15 s). */
+  expiryGraceSec?: number;
 }
 
 export const defaultServerConfig: ServerConfig = {
@@ -19,6 +27,7 @@ export const defaultServerConfig: ServerConfig = {
   dataDir: './data',
   logLevel: 'info',
   objectDirs: [],
+  store: 'sqlite',
 };
 
 export class ConfigError extends Error {
@@ -31,4 +40,18 @@ export function parsePort(text: string, flag: string): number {
   const port = Number(text);
   if (port > 65535) throw new ConfigError(`${flag} must be a port number (0-65535), got ${port}`);
   return port;
+}
+
+export function parseStoreKind(text: string): 'sqlite' | 'memory' {
+  if (text === 'sqlite' || text === 'memory') return text;
+  throw new ConfigError(`--store must be "sqlite" or "memory", got "${text}"`);
+}
+
+/** A duration flag in seconds: a non-negative number, fractions allowed. */
+export function parseSeconds(text: string, flag: string): number {
+  const seconds = Number(text);
+  if (text.trim() === '' || !Number.isFinite(seconds) || seconds < 0) {
+    throw new ConfigError(`${flag} must be a number of seconds (0 or more), got "${text}"`);
+  }
+  return seconds;
 }

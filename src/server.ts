@@ -12,6 +12,10 @@ import { Lwm2mServer } from './lwm2m/server/lwm2m-server.js';
 import { buildHttpApi } from './api/http-api.js';
 import type { Logger } from './util/logger.js';
 import { systemClock, type Clock } from './util/clock.js';
+import { openStore } from './store/open-store.js';
+import type { Store } from './store/types.js';
+import { WriteBehindRegistrationStore } from './store/write-behind-registrations.js';
+import { MemoryRegistrationStore, type RegistrationStore } from './lwm2m/server/registration-store.js';
 
 export interface RunningServer {
   coapPort: number;
@@ -19,6 +23,7 @@ export interface RunningServer {
   lwm2m: Lwm2mServer;
   coap: CoapEndpoint;
   http: FastifyInstance;
+  store: Store;
   close(): Promise<void>;
 }
 
@@ -28,9 +33,33 @@ export async function startServer(config: ServerConfig, logger: Logger, clock: C
   mkdirSync(config.dataDir, { recursive: true });
   const model = loadObjectModel(config.objectDirs);
 
-  const transport = await bindUdpTransport({ host: config.coapHost, port: config.coapPort });
+  const storeLogger = logger.child({ layer: 'store' });
+  const store = openStore({ kind: config.store ?? 'sqlite', dataDir: config.dataDir, secretKeyFile: config.secretKeyFile, logger: storeLogger });
+  // Registrations come back before the socket opens, so a restarted server answers the devices'
+  // next updates (and operators' requests) as if it had never stopped.
+  const registrations: RegistrationStore & { close?(): Promise<void> } =
+    store.kind === 'memory'
+      ? new MemoryRegistrationStore()
+      : await WriteBehindRegistrationStore.open({ persistence: store.registrations, clock, logger: storeLogger });
+  if (store.kind !== 'memory') storeLogger.info({ registrations: registrations.count() }, 'registrations restored');
+
+  let transport;
+  try {
+    transport = await bindUdpTransport({ host: config.coapHost, port: config.coapPort });
+  } catch (error) {
+    await store.close();
+    throw error;
+  }
   const coap = new CoapEndpoint({ transport, clock, logger: logger.child({ layer: 'coap' }) });
-  const lwm2m = new Lwm2mServer({ coap, model, clock, logger: logger.child({ layer: 'lwm2m' }) });
+  const lwm2m = new Lwm2mServer({
+    coap,
+    model,
+    clock,
+    logger: logger.child({ layer: 'lwm2m' }),
+    store: registrations,
+    awakeTimeMs: config.queueAwakeTimeSec === undefined ? undefined : config.queueAwakeTimeSec * 1000,
+    expiryGraceMs: config.expiryGraceSec === undefined ? undefined : config.expiryGraceSec * 1000,
+  });
   coap.setRequestHandler((request) => lwm2m.handleRequest(request));
   lwm2m.start();
 
@@ -40,6 +69,8 @@ export async function startServer(config: ServerConfig, logger: Logger, clock: C
   } catch (error) {
     await lwm2m.close();
     await coap.close();
+    await registrations.close?.();
+    await store.close();
     throw error;
   }
   const httpAddress = http.server.address();
@@ -53,12 +84,16 @@ export async function startServer(config: ServerConfig, logger: Logger, clock: C
     lwm2m,
     coap,
     http,
+    store,
     async close() {
       if (closed) return;
       closed = true;
       await http.close();
       await lwm2m.close();
       await coap.close();
+      // Last: whatever the closing layers changed is flushed before the database closes.
+      await registrations.close?.();
+      await store.close();
     },
   };
 }

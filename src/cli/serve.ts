@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { defaultServerConfig, parsePort, type ServerConfig } from '../config.js';
+import { defaultServerConfig, parsePort, parseSeconds, parseStoreKind, type ServerConfig } from '../config.js';
 import { startServer } from '../server.js';
 import { createLogger } from '../util/logger.js';
 
@@ -11,6 +11,10 @@ interface ServeFlags {
   dataDir: string;
   logLevel: string;
   objects: string[];
+  store: string;
+  secretKeyFile?: string;
+  queueAwakeTime?: string;
+  expiryGrace?: string;
 }
 
 export function registerServeCommand(program: Command): void {
@@ -25,6 +29,10 @@ export function registerServeCommand(program: Command): void {
     .option('--data-dir <dir>', 'where the server keeps its data', d.dataDir)
     .option('--log-level <level>', 'fatal, error, warn, info, debug or trace', d.logLevel)
     .option('--objects <dir...>', 'extra folders of DDF XML object definitions', [])
+    .option('--store <kind>', 'sqlite (state in <data-dir>/lwm2m.sqlite) or memory (tests only: lost at exit)', d.store ?? 'sqlite')
+    .option('--secret-key-file <file>', 'key that encrypts credentials at rest (default <data-dir>/secret.key, created mode 0600)')
+    .option('--queue-awake-time <seconds>', 'how long a queue-mode device counts as awake after it last spoke (default 93)')
+    .option('--expiry-grace <seconds>', 'extra time after a lifetime before the registration is dropped (default 15)')
     .action(async (flags: ServeFlags) => {
       const config: ServerConfig = {
         coapPort: parsePort(flags.coapPort, '--coap-port'),
@@ -34,6 +42,10 @@ export function registerServeCommand(program: Command): void {
         dataDir: flags.dataDir,
         logLevel: flags.logLevel,
         objectDirs: flags.objects,
+        store: parseStoreKind(flags.store),
+        secretKeyFile: flags.secretKeyFile,
+        queueAwakeTimeSec: flags.queueAwakeTime === undefined ? undefined : parseSeconds(flags.queueAwakeTime, '--queue-awake-time'),
+        expiryGraceSec: flags.expiryGrace === undefined ? undefined : parseSeconds(flags.expiryGrace, '--expiry-grace'),
       };
       const logger = createLogger(config.logLevel);
       const server = await startServer(config, logger);

@@ -1,0 +1,76 @@
+/**
+ * The schema, as numbered steps. A step is never edited once released: change the schema
+ * by appending a step. Rows hold JSON text beside the few columns that are searched, so
+ * most changes of a record's shape need no migration at all.
+ */
+export interface Migration {
+  version: number;
+  name: string;
+  sql: string;
+}
+
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    name: 'initial schema',
+    sql: `
+      CREATE TABLE registrations (
+        id TEXT PRIMARY KEY,
+        endpoint TEXT NOT NULL UNIQUE,
+        data TEXT NOT NULL
+      );
+      CREATE TABLE security (
+        endpoint TEXT PRIMARY KEY,
+        psk_identity TEXT UNIQUE,
+        summary TEXT NOT NULL,
+        sealed BLOB NOT NULL
+      );
+      CREATE TABLE bootstrap_configs (
+        endpoint TEXT PRIMARY KEY,
+        sealed BLOB NOT NULL
+      );
+      CREATE TABLE queued_requests (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        endpoint TEXT NOT NULL,
+        data TEXT NOT NULL
+      );
+      CREATE INDEX queued_requests_endpoint ON queued_requests (endpoint, seq);
+      CREATE TABLE observations (
+        id TEXT PRIMARY KEY,
+        endpoint TEXT NOT NULL,
+        data TEXT NOT NULL
+      );
+      CREATE INDEX observations_endpoint ON observations (endpoint);
+      CREATE TABLE firmware_images (
+        id TEXT PRIMARY KEY,
+        created_at INTEGER NOT NULL,
+        data TEXT NOT NULL
+      );
+      CREATE TABLE campaigns (
+        id TEXT PRIMARY KEY,
+        created_at INTEGER NOT NULL,
+        data TEXT NOT NULL
+      );
+      CREATE TABLE rollout_states (
+        campaign_id TEXT NOT NULL,
+        endpoint TEXT NOT NULL,
+        revision INTEGER NOT NULL,
+        data TEXT NOT NULL,
+        PRIMARY KEY (campaign_id, endpoint)
+      );
+      CREATE TABLE audit_log (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        subject TEXT,
+        data TEXT NOT NULL
+      );
+      CREATE INDEX audit_log_subject ON audit_log (subject, seq);
+    `,
+  },
+  {
+    version: 2,
+    name: 'registration tombstones',
+    // A de-registration is written at once by the main thread while older puts of the same
+    // id may still be on their way through the writer thread: the tombstone stops them.
+    sql: 'CREATE TABLE registration_tombstones (id TEXT PRIMARY KEY)',
+  },
+];

@@ -1,0 +1,62 @@
+/**
+ * Registration persistence with the writes done by a worker thread (see
+ * registration-writer.worker.ts): the main thread only turns a batch into plain data and
+ * posts it. A batch counts as durable when the worker has committed it, so the
+ * write-behind's flush() still means "on disk" (a kill -9 after it loses nothing).
+ */
+import { Worker } from 'node:worker_threads';
+import type { RegistrationPersistence, RegistrationWrite } from '../types.js';
+import { toWorkerWrite, type WorkerWrite } from './registration-sql.js';
+
+export class WorkerRegistrationWriter implements Pick<RegistrationPersistence, 'apply'> {
+  private readonly worker: Worker;
+  private readonly waiting = new Map<number, { resolve: () => void; reject: (e: Error) => void }>();
+  private nextSeq = 1;
+  private failure: Error | undefined;
+
+  constructor(file: string) {
+    // Under tsx (tests, development) this module is TypeScript and so is the worker; a
+    // worker does not inherit tsx's loader, so a two-line bootstrap registers it first.
+    const typescript = import.meta.url.endsWith('.ts');
+    const url = new URL(typescript ? './registration-writer.worker.ts' : './registration-writer.worker.js', import.meta.url);
+    this.worker = typescript
+      ? new Worker(`import('tsx/esm/api').then((tsx) => { tsx.register(); return import(${JSON.stringify(url.href)}); });`, {
+          eval: true,
+          workerData: { file },
+        })
+      : new Worker(url, { workerData: { file } });
+    this.worker.on('message', (message: { seq: number; error?: string }) => {
+      const waiter = this.waiting.get(message.seq);
+      this.waiting.delete(message.seq);
+      if (message.error === undefined) waiter?.resolve();
+      else waiter?.reject(new Error(`registration write failed: ${message.error}`));
+    });
+    this.worker.on('error', (error) => this.fail(error));
+    this.worker.on('exit', (code) => this.fail(new Error(`registration writer thread exited (${code})`)));
+  }
+
+  apply(writes: readonly RegistrationWrite[]): Promise<void> {
+    if (writes.length === 0) return Promise.resolve();
+    if (this.failure) return Promise.reject(this.failure);
+    const seq = this.nextSeq++;
+    const message: WorkerWrite[] = writes.map(toWorkerWrite);
+    return new Promise<void>((resolve, reject) => {
+      this.waiting.set(seq, { resolve, reject });
+      this.worker.postMessage({ seq, writes: message });
+    });
+  }
+
+  /** Waits for every posted batch, then stops the thread. */
+  async close(): Promise<void> {
+    if (this.failure) return;
+    const exited = new Promise<void>((resolve) => this.worker.once('exit', () => resolve()));
+    this.worker.postMessage('close');
+    await exited;
+  }
+
+  private fail(error: Error): void {
+    this.failure ??= error;
+    for (const waiter of this.waiting.values()) waiter.reject(this.failure);
+    this.waiting.clear();
+  }
+}
