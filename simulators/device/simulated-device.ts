@@ -378,8 +378,17 @@ export class SimulatedDevice {
 
   /** Deregisters when registered (best effort), then closes the socket. */
   async stop(): Promise<void> {
+    await this.shutDown(true);
+  }
+
+  /** Loses power: the socket closes with no de-registration, as a device in the field would. */
+  async powerCut(): Promise<void> {
+    await this.shutDown(false);
+  }
+
+  private async shutDown(deregisterFirst: boolean): Promise<void> {
     if (this.current === 'stopped') return;
-    if (this.current === 'registered' || this.current === 'sleeping') {
+    if (deregisterFirst && (this.current === 'registered' || this.current === 'sleeping')) {
       await this.deregister().catch((error: unknown) =>
         this.logger.debug({ ep: this.endpointName, reason: describe(error) }, 'deregistration on stop failed'),
       );
