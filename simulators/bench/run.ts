@@ -3,9 +3,9 @@
  * and noisy, so every throughput figure is a RATIO to a raw UDP echo measured in the same run
  * with the same generator; absolute rates are printed only for context.
  */
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
-import { dirname, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { LoadOptions, LoadResult } from './load-core.js';
 import { runGenerator, startListening, type ListeningProcess } from './processes.js';
@@ -32,9 +32,12 @@ interface BenchResults {
   throughput: {
     echo?: ThroughputFigure[];
     server?: ThroughputFigure[];
+    serverSqlite?: ThroughputFigure[];
     nodeCoap?: ThroughputFigure[];
     echoRate?: number;
     serverToEcho?: number;
+    sqliteToEcho?: number;
+    sqliteToMemory?: number;
     nodeCoapToEcho?: number;
   };
   memory?: {
@@ -87,8 +90,24 @@ async function measure(start: () => Promise<ListeningProcess>, expect: LoadOptio
   });
 }
 
-const startServer = (): Promise<ListeningProcess> =>
-  startListening(serverCli, ['serve', '--coap-port', '0', '--http-port', '0', '--log-level', 'warn'], ['--expose-gc']);
+type StoreKind = 'memory' | 'sqlite';
+
+/** Our server through its public CLI, on a fresh data directory removed when it stops. */
+async function startServer(store: StoreKind): Promise<ListeningProcess> {
+  const dataDir = mkdtempSync(join(os.tmpdir(), 'lwm2m-bench-'));
+  const server = await startListening(
+    serverCli,
+    ['serve', '--coap-port', '0', '--coaps-port', '0', '--http-port', '0', '--log-level', 'warn', '--store', store, '--data-dir', dataDir],
+    ['--expose-gc'],
+  );
+  return {
+    ...server,
+    async stop() {
+      await server.stop();
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
 
 async function serverInfo(httpPort: number): Promise<ServerInfo> {
   const response = await fetch(`http://127.0.0.1:${httpPort}/api/server?gc=true`);
@@ -97,7 +116,7 @@ async function serverInfo(httpPort: number): Promise<ServerInfo> {
 }
 
 async function measureMemory(): Promise<NonNullable<BenchResults['memory']>> {
-  return withProcess(startServer, async (server) => {
+  return withProcess(() => startServer('sqlite'), async (server) => {
     if (server.httpPort === undefined) throw new Error('the server did not report its HTTP port');
     const before = await serverInfo(server.httpPort);
     const generator = await runGenerator(script('load-generator.js'), {
@@ -151,6 +170,7 @@ async function main(): Promise<void> {
   // Interleaved rounds, so a drift in machine load hits the baseline and the others alike.
   const echo: ThroughputFigure[] = [];
   const server: ThroughputFigure[] = [];
+  const serverSqlite: ThroughputFigure[] = [];
   const nodeCoap: ThroughputFigure[] = [];
   const echoRun = async (): Promise<void> =>
     attempt('echo', async () => void echo.push(await measure(() => startListening(script('echo-server.js')), 'echo', 'echo')));
@@ -158,18 +178,21 @@ async function main(): Promise<void> {
   for (let round = 0; round < ROUNDS; round++) {
     await echoRun();
     if (serverAvailable) {
-      await attempt('server', async () => void server.push(await measure(startServer, 'created', 'server')));
+      await attempt('server', async () => void server.push(await measure(() => startServer('memory'), 'created', 'server')));
+      await attempt('sqlite', async () => void serverSqlite.push(await measure(() => startServer('sqlite'), 'created', 'sqlite')));
     }
     await attempt('node-coap', async () => {
       nodeCoap.push(await measure(() => startListening(script('node-coap-server.js')), 'created', 'node-coap'));
     });
   }
   await echoRun();
-  results.throughput = { echo, server, nodeCoap };
+  results.throughput = { echo, server, serverSqlite, nodeCoap };
   if (echo.length > 0) {
     const echoRate = mean(echo);
     results.throughput.echoRate = echoRate;
     if (server.length > 0) results.throughput.serverToEcho = mean(server) / echoRate;
+    if (serverSqlite.length > 0) results.throughput.sqliteToEcho = mean(serverSqlite) / echoRate;
+    if (server.length > 0 && serverSqlite.length > 0) results.throughput.sqliteToMemory = mean(serverSqlite) / mean(server);
     if (nodeCoap.length > 0) results.throughput.nodeCoapToEcho = mean(nodeCoap) / echoRate;
   }
 
@@ -196,15 +219,17 @@ function printTable(results: BenchResults): void {
     value === undefined || !figures?.length ? 'n/a' : `${value.toFixed(2)} of echo, ${Math.round(mean(figures))}/s (${goal})`;
   log('');
   log(`Machine: ${results.machine.cpus} CPUs, Node ${results.machine.node}`);
-  log('┌────────────────────────────────────────┬──────────────────────────────────────────┐');
-  const row = (label: string, value: string): void => log(`│ ${label.padEnd(38)} │ ${value.padEnd(40)} │`);
+  log('┌──────────────────────────────────────────────┬──────────────────────────────────────────┐');
+  const row = (label: string, value: string): void => log(`│ ${label.padEnd(44)} │ ${value.padEnd(40)} │`);
   row('raw UDP echo (baseline)', t.echoRate === undefined ? 'n/a' : `${Math.round(t.echoRate)} round trips/s`);
-  row('our server: registrations', ratio(t.serverToEcho, t.server, 'goal ≥ 0.6'));
+  row('our server: registrations (memory store)', ratio(t.serverToEcho, t.server, 'goal ≥ 0.6'));
+  row('our server: registrations (SQLite store)', ratio(t.sqliteToEcho, t.serverSqlite, 'goal ≥ 0.6'));
+  row('SQLite rate / memory rate', t.sqliteToMemory === undefined ? 'n/a' : `${t.sqliteToMemory.toFixed(2)}   (goal ≥ 0.9)`);
   row('node-coap createServer, empty handler', ratio(t.nodeCoapToEcho, t.nodeCoap, 'context'));
   row('heap bytes per registration', m ? `${Math.round(m.heapBytesPerRegistration)}   (goal ≤ 1024)` : 'n/a');
   row('RSS bytes per registration', m ? `${Math.round(m.rssBytesPerRegistration)}` : 'n/a');
-  row('registrations stored (memory run)', m ? `${m.registrations}` : 'n/a');
-  log('└────────────────────────────────────────┴──────────────────────────────────────────┘');
+  row('registrations stored (memory run, SQLite)', m ? `${m.registrations}` : 'n/a');
+  log('└──────────────────────────────────────────────┴──────────────────────────────────────────┘');
   if (results.manifest !== undefined) log(`Manifest: ${JSON.stringify(results.manifest)}`);
   for (const error of results.errors) log(`not measured — ${error}`);
 }

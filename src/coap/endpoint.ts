@@ -24,7 +24,7 @@ import {
   uriQuery,
 } from './options.js';
 import { nextOutgoing, nextServerExchange, type OutgoingEvent, type OutgoingState, type ServerExchangeEvent, type ServerExchangeState } from './exchange-state.js';
-import { GenerationalMap } from './generational-map.js';
+import { DedupCache, type DedupKey } from './dedup-cache.js';
 import { TimerQueue, type Deadline } from './timer-queue.js';
 import { Block1Assembler } from './block1-assembler.js';
 import { Block2Cache } from './block2-cache.js';
@@ -37,6 +37,7 @@ import {
   CoapResponseError,
   CoapTimeoutError,
   codeClass,
+  peerSecurityOf,
   type BlockOption,
   type CoapMessage,
   type CoapMessageType,
@@ -49,6 +50,7 @@ import {
   type Observation,
   type OutgoingRequest,
   type OutgoingResponse,
+  type PeerSecurity,
   type RemoteAddress,
   type RequestHandler,
 } from './types.js';
@@ -124,7 +126,7 @@ interface ServerExchange {
   state: ServerExchangeState;
   remote: RemoteAddress;
   request: CoapMessage;
-  dedupKey: string;
+  dedupKey: DedupKey;
   ackDelay: Deadline | undefined;
 }
 
@@ -154,7 +156,7 @@ export class CoapEndpoint {
 
   private handler: RequestHandler = () => ({ code: CoapCode.NotFound });
   private unknownNotificationHandler: (n: IncomingResponse) => 'keep' | 'reject' = () => 'reject';
-  private readonly dedup: GenerationalMap<string, DedupEntry>;
+  private readonly dedup: DedupCache<DedupEntry>;
   private readonly timers: TimerQueue;
   private readonly block1: Block1Assembler;
   private readonly block2: Block2Cache;
@@ -192,7 +194,7 @@ export class CoapEndpoint {
     // MAX_TRANSMIT_WAIT (RFC 7252 §4.8.2): the whole retransmission budget of one CON.
     this.defaultTimeoutMs = Math.ceil(this.ackTimeoutMs * (2 ** (this.maxRetransmit + 1) - 1) * ACK_RANDOM_FACTOR);
     const lifetime = options.exchangeLifetimeMs ?? 247_000;
-    this.dedup = new GenerationalMap(this.clock, lifetime);
+    this.dedup = new DedupCache(this.clock, lifetime);
     this.timers = new TimerQueue(this.clock);
     this.block1 = new Block1Assembler(this.clock, lifetime, this.maxBodyBytes, this.preferredSzx);
     this.block2 = new Block2Cache(this.clock, lifetime);
@@ -211,6 +213,12 @@ export class CoapEndpoint {
 
   address(): RemoteAddress {
     return this.transport.address();
+  }
+
+  /** The authenticated peer at `remote` (DTLS transports only), for the request handler's access checks. */
+  private peerSecurity(remote: RemoteAddress): PeerSecurity | undefined {
+    const peer = this.transport.peerIdentity?.(remote);
+    return peer === undefined ? undefined : peerSecurityOf(peer);
   }
 
   stats(): CoapEndpointStats {
@@ -464,7 +472,7 @@ export class CoapEndpoint {
       return;
     }
     // CON or NON: de-duplicate before any processing.
-    const dedupKey = midKey(remote, msg.messageId);
+    const dedupKey = DedupCache.key(remote, msg.messageId);
     const seen = this.dedup.get(dedupKey);
     if (seen !== undefined) {
       this.counters.duplicates++;
@@ -492,7 +500,7 @@ export class CoapEndpoint {
     this.advance(p, { kind: 'response' }, msg);
   }
 
-  private onSeparateResponse(msg: CoapMessage, remote: RemoteAddress, dedupKey: string): void {
+  private onSeparateResponse(msg: CoapMessage, remote: RemoteAddress, dedupKey: DedupKey): void {
     const key = tokenKey(remote, msg.token);
     const p = this.pendingByToken.get(key);
     if (p !== undefined) {
@@ -525,7 +533,7 @@ export class CoapEndpoint {
   }
 
   /** ACKs a CON (remembering the ACK for duplicates); remembers a NON as seen. */
-  private acknowledge(msg: CoapMessage, remote: RemoteAddress, dedupKey: string): void {
+  private acknowledge(msg: CoapMessage, remote: RemoteAddress, dedupKey: DedupKey): void {
     if (msg.type !== 'CON') {
       this.dedup.set(dedupKey, null);
       return;
@@ -575,7 +583,7 @@ export class CoapEndpoint {
 
   // ───────────────────────────── server role ─────────────────────────────
 
-  private onRequest(msg: CoapMessage, remote: RemoteAddress, dedupKey: string): void {
+  private onRequest(msg: CoapMessage, remote: RemoteAddress, dedupKey: DedupKey): void {
     const confirmable = msg.type === 'CON';
     const method = METHODS[msg.code];
     if (method === undefined) {
@@ -649,6 +657,7 @@ export class CoapEndpoint {
       accept: getUintOption(msg, CoapOptionNumber.Accept),
       observe: getUintOption(msg, CoapOptionNumber.Observe),
       message: msg,
+      security: this.peerSecurity(remote),
     };
     this.counters.requestsHandled++;
     const shaping = { block2, block1Echo, cacheKey };
@@ -682,7 +691,7 @@ export class CoapEndpoint {
     );
   }
 
-  private respondLater(msg: CoapMessage, remote: RemoteAddress, dedupKey: string, exchange: ServerExchange | undefined, response: OutgoingResponse, shaping: Shaping): void {
+  private respondLater(msg: CoapMessage, remote: RemoteAddress, dedupKey: DedupKey, exchange: ServerExchange | undefined, response: OutgoingResponse, shaping: Shaping): void {
     if (this.closed) return;
     if (exchange === undefined) {
       this.answerNow(msg, remote, dedupKey, response, shaping);
@@ -721,7 +730,7 @@ export class CoapEndpoint {
   }
 
   /** Piggybacked (CON) or NON response, remembered for duplicates. */
-  private answerNow(msg: CoapMessage, remote: RemoteAddress, dedupKey: string, response: OutgoingResponse, shaping?: Shaping): void {
+  private answerNow(msg: CoapMessage, remote: RemoteAddress, dedupKey: DedupKey, response: OutgoingResponse, shaping?: Shaping): void {
     let shaped: ReturnType<CoapEndpoint['shapeResponse']>;
     try {
       shaped = this.shapeResponse(response, shaping?.block2, shaping?.block1Echo, shaping?.cacheKey);
@@ -851,12 +860,12 @@ interface Shaping {
   cacheKey: string | (() => string) | undefined;
 }
 
-function midKeyPrefix(remote: RemoteAddress): string {
-  return `${remote.address}|${remote.port}|`;
-}
-
 function midKey(remote: RemoteAddress, messageId: number): string {
   return `${remote.address}|${remote.port}|${messageId}`;
+}
+
+function midKeyPrefix(remote: RemoteAddress): string {
+  return `${remote.address}|${remote.port}|`;
 }
 
 function tokenKey(remote: RemoteAddress, token: Buffer): string {

@@ -17,6 +17,7 @@
  *   after a restart with a stale address;
  * - expiries are not urgent: a registration expired before the kill expires again at start.
  */
+import type { RemoteAddress } from '../coap/types.js';
 import type { Clock, TimerHandle } from '../util/clock.js';
 import type { Logger } from '../util/logger.js';
 import { MemoryRegistrationStore, type RegistrationStore } from '../lwm2m/server/registration-store.js';
@@ -89,8 +90,8 @@ export class WriteBehindRegistrationStore implements RegistrationStore {
     return this.memory.getById(id);
   }
 
-  getByAddress(key: string): Registration | undefined {
-    return this.memory.getByAddress(key);
+  getByAddress(remote: RemoteAddress): Registration | undefined {
+    return this.memory.getByAddress(remote);
   }
 
   list(): Registration[] {

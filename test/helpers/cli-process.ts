@@ -3,9 +3,11 @@
  * build step) and reads the ports from its "listening" line.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { dirname, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 
 export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 
@@ -25,8 +27,14 @@ export function runCli(args: string[]): ChildProcess {
   });
 }
 
+/** A fresh data directory, so no test sees another's (or a developer's) ./data. */
+export function tempDataDir(): string {
+  return mkdtempSync(join(tmpdir(), 'lwm2m-cli-'));
+}
+
 export async function startServerProcess(extraArgs: string[] = []): Promise<ServerProcess> {
-  const child = runCli(['serve', '--coap-port', '0', '--http-port', '0', '--coap-host', '127.0.0.1', ...extraArgs]);
+  const dataDirArgs = extraArgs.includes('--data-dir') ? [] : ['--data-dir', tempDataDir()];
+  const child = runCli(['serve', '--coap-port', '0', '--coaps-port', '0', '--http-port', '0', '--coap-host', '127.0.0.1', ...dataDirArgs, ...extraArgs]);
   const lines: string[] = [];
   let stderr = '';
   child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));

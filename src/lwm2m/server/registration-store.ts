@@ -1,4 +1,6 @@
-import { addressKey, type Registration } from './registration.js';
+import { peerKey } from '../../coap/peer-key.js';
+import type { RemoteAddress } from '../../coap/types.js';
+import type { Registration } from './registration.js';
 
 /**
  * Where registrations live. Each method is one atomic step, so a persistent store
@@ -14,8 +16,8 @@ export interface RegistrationStore {
   remove(id: string): Registration | undefined;
   get(endpoint: string): Registration | undefined;
   getById(id: string): Registration | undefined;
-  /** By source address "ip:port" (see addressKey). */
-  getByAddress(key: string): Registration | undefined;
+  /** The registration whose device speaks from this address and port. */
+  getByAddress(remote: RemoteAddress): Registration | undefined;
   list(): Registration[];
   count(): number;
   /** Removes and returns every registration with expiresAt <= cutoff. */
@@ -25,7 +27,7 @@ export interface RegistrationStore {
 export class MemoryRegistrationStore implements RegistrationStore {
   private readonly byEndpoint = new Map<string, Registration>();
   private readonly byId = new Map<string, Registration>();
-  private readonly byAddress = new Map<string, Registration>();
+  private readonly byAddress = new Map<number | string, Registration>();
   // A lower bound of every expiresAt, so most sweeps skip the scan entirely.
   private earliestExpiry = Infinity;
 
@@ -58,8 +60,8 @@ export class MemoryRegistrationStore implements RegistrationStore {
     return this.byId.get(id);
   }
 
-  getByAddress(key: string): Registration | undefined {
-    return this.byAddress.get(key);
+  getByAddress(remote: RemoteAddress): Registration | undefined {
+    return this.byAddress.get(peerKey(remote));
   }
 
   list(): Registration[] {
@@ -87,14 +89,14 @@ export class MemoryRegistrationStore implements RegistrationStore {
     this.byEndpoint.set(registration.endpoint, registration);
     this.byId.set(registration.id, registration);
     // The newest registration owns an address (a NAT may hand an old device's port to a new one).
-    this.byAddress.set(addressKey(registration.address), registration);
+    this.byAddress.set(peerKey(registration.address), registration);
     if (registration.expiresAt < this.earliestExpiry) this.earliestExpiry = registration.expiresAt;
   }
 
   private forget(registration: Registration): void {
     this.byEndpoint.delete(registration.endpoint);
     this.byId.delete(registration.id);
-    const key = addressKey(registration.address);
+    const key = peerKey(registration.address);
     if (this.byAddress.get(key) === registration) this.byAddress.delete(key);
   }
 }

@@ -19,7 +19,7 @@ export function handleSend(
   model: ObjectModel,
   events: Lwm2mEvents,
 ): OutgoingResponse {
-  const registration = store.getByAddress(addressKey(req.remote));
+  const registration = store.getByAddress(req.remote);
   if (!registration) {
     return textResponse(CoapCode.Forbidden, `no registration for sender ${addressKey(req.remote)}; register before Send`);
   }

@@ -93,7 +93,7 @@ describe('WriteBehindRegistrationStore', () => {
     await wb.close();
     const restored = await WriteBehindRegistrationStore.open({ persistence, clock });
     expect(restored.count()).toBe(2);
-    expect(restored.getByAddress('10.1.1.1:9')?.endpoint).toBe('el');
+    expect(restored.getByAddress({ address: '10.1.1.1', port: 9 })?.endpoint).toBe('el');
     expect(restored.removeExpired(1_060_000).map((r) => r.id)).toEqual(['short']);
     await restored.flush();
     const again = await WriteBehindRegistrationStore.open({ persistence, clock });

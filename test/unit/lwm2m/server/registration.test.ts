@@ -70,7 +70,7 @@ describe('register (POST /rd)', () => {
       expiresAt: clock.now() + 86_400_000,
     });
     expect(server.registrations.getById(id)).toBe(reg);
-    expect(server.registrations.getByAddress('10.0.0.1:5683')).toBe(reg);
+    expect(server.registrations.getByAddress({ address: '10.0.0.1', port: 5683 })).toBe(reg);
     expect(server.registrations.count()).toBe(1);
     expect(events).toEqual(['registered:dev-1']);
   });
@@ -190,7 +190,7 @@ describe('register (POST /rd)', () => {
     expect(server.registrations.count()).toBe(1);
     expect(server.registrations.get('a')).toBe(second);
     expect(server.registrations.getById(first.id)).toBeUndefined();
-    expect(server.registrations.getByAddress('10.0.0.1:5683')).toBeUndefined();
+    expect(server.registrations.getByAddress({ address: '10.0.0.1', port: 5683 })).toBeUndefined();
     const update = await server.handleRequest(coapRequest('POST', ['rd', first.id]));
     expect(text(update)).toEqual(['4.04', `unknown registration id "${first.id}"`]);
     expect(events).toEqual(['registered:a', 'registered:a']);
@@ -217,8 +217,8 @@ describe('update (POST /rd/{id})', () => {
     });
     expect(seen?.previous).toBe(reg);
     expect(seen?.registration).toBe(updated);
-    expect(server.registrations.getByAddress('10.0.0.2:40000')).toBe(updated);
-    expect(server.registrations.getByAddress('10.0.0.1:5683')).toBeUndefined();
+    expect(server.registrations.getByAddress({ address: '10.0.0.2', port: 40000 })).toBe(updated);
+    expect(server.registrations.getByAddress({ address: '10.0.0.1', port: 5683 })).toBeUndefined();
     expect(events).toEqual(['registered:a', 'updated:a']);
   });
 
@@ -282,7 +282,7 @@ describe('deregister (DELETE /rd/{id})', () => {
     expect(text(await server.handleRequest(coapRequest('DELETE', ['rd', reg.id])))).toEqual(['2.02', '']);
     expect(server.registrations.count()).toBe(0);
     expect(server.registrations.get('a')).toBeUndefined();
-    expect(server.registrations.getByAddress('10.0.0.1:5683')).toBeUndefined();
+    expect(server.registrations.getByAddress({ address: '10.0.0.1', port: 5683 })).toBeUndefined();
     expect(events).toEqual(['registered:a', 'deregistered:a']);
     expect(text(await server.handleRequest(coapRequest('DELETE', ['rd', reg.id])))).toEqual(['4.04', `unknown registration id "${reg.id}"`]);
   });

@@ -1,0 +1,62 @@
+import { describe, expect, it } from 'vitest';
+import { DedupCache } from '../../../src/coap/dedup-cache.js';
+import { peerKey } from '../../../src/coap/peer-key.js';
+import { ManualClock } from '../../../src/util/clock.js';
+
+describe('peerKey', () => {
+  it('packs an IPv4 address and port into one exact integer', () => {
+    expect(peerKey({ address: '127.0.0.1', port: 5683 })).toBe((0x7f000001 * 65536) + 5683);
+    expect(peerKey({ address: '255.255.255.255', port: 65535 })).toBe(0xffffffff * 65536 + 65535);
+    expect(peerKey({ address: '0.0.0.0', port: 0 })).toBe(0);
+  });
+
+  it('keeps IPv6 and anything that is not a dotted quad as a string', () => {
+    expect(peerKey({ address: '::1', port: 5683 })).toBe('::1|5683');
+    expect(peerKey({ address: '::ffff:10.0.0.1', port: 9 })).toBe('::ffff:10.0.0.1|9');
+    expect(peerKey({ address: '256.0.0.1', port: 1 })).toBe('256.0.0.1|1');
+    expect(peerKey({ address: '1.2.3', port: 1 })).toBe('1.2.3|1');
+    expect(peerKey({ address: '1..2.3', port: 1 })).toBe('1..2.3|1');
+    expect(peerKey({ address: '1.2.3.4.5', port: 1 })).toBe('1.2.3.4.5|1');
+  });
+
+  it('gives neighbouring peers different keys (the port never spills into the address)', () => {
+    expect(peerKey({ address: '10.0.0.1', port: 0 })).toBe(peerKey({ address: '10.0.0.0', port: 65535 }) + 1);
+    expect(peerKey({ address: '10.0.0.1', port: 2 })).not.toBe(peerKey({ address: '10.0.0.1', port: 1 }));
+  });
+});
+
+describe('DedupCache', () => {
+  const remote = { address: '192.0.2.7', port: 40000 };
+
+  it('finds what was stored for a (peer, message id), and nothing for another peer or id', () => {
+    const cache = new DedupCache<string>(new ManualClock(), 1000);
+    cache.set(DedupCache.key(remote, 7), 'answer');
+    expect(cache.get(DedupCache.key(remote, 7))).toBe('answer');
+    expect(cache.get(DedupCache.key(remote, 8))).toBeUndefined();
+    expect(cache.get(DedupCache.key({ ...remote, port: 40001 }, 7))).toBeUndefined();
+    expect(cache.get(DedupCache.key({ address: '::1', port: 40000 }, 7))).toBeUndefined();
+  });
+
+  it('keeps an entry at least one lifetime and drops it before two', () => {
+    const clock = new ManualClock();
+    const cache = new DedupCache<string>(clock, 1000);
+    cache.set(DedupCache.key(remote, 1), 'a');
+    clock.advance(999);
+    expect(cache.get(DedupCache.key(remote, 1))).toBe('a');
+    clock.advance(1000);
+    expect(cache.get(DedupCache.key(remote, 1))).toBe('a');
+    clock.advance(1001);
+    expect(cache.get(DedupCache.key(remote, 1))).toBeUndefined();
+    expect(cache.size).toBe(0);
+  });
+
+  it('replaces an entry from the older generation instead of keeping two', () => {
+    const clock = new ManualClock();
+    const cache = new DedupCache<string>(clock, 1000);
+    cache.set(DedupCache.key(remote, 1), 'old');
+    clock.advance(1000);
+    cache.set(DedupCache.key(remote, 1), 'new');
+    expect(cache.get(DedupCache.key(remote, 1))).toBe('new');
+    expect(cache.size).toBe(1);
+  });
+});
