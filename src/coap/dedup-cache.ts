@@ -8,6 +8,7 @@
 import type { Clock } from '../util/clock.js';
 import type { RemoteAddress } from './types.js';
 import { peerKey } from './peer-key.js';
+import { GenerationalMap } from './generational-map.js';
 
 /** Identifies one exchange for the cache; made once per datagram. */
 export interface DedupKey {
@@ -15,18 +16,12 @@ export interface DedupKey {
   readonly messageId: number;
 }
 
-type Generation<V> = Map<number | string, Map<number, V>>;
-
 export class DedupCache<V> {
-  private current: Generation<V> = new Map();
-  private previous: Generation<V> = new Map();
-  private rotateAt: number;
+  // Peer → (message ID → entry). Expiry works on whole inner maps, one generation at a time.
+  private readonly peers: GenerationalMap<number | string, Map<number, V>>;
 
-  constructor(
-    private readonly clock: Clock,
-    private readonly lifetimeMs: number,
-  ) {
-    this.rotateAt = clock.now() + lifetimeMs;
+  constructor(clock: Clock, lifetimeMs: number) {
+    this.peers = new GenerationalMap(clock, lifetimeMs);
   }
 
   static key(remote: RemoteAddress, messageId: number): DedupKey {
@@ -34,45 +29,30 @@ export class DedupCache<V> {
   }
 
   get(key: DedupKey): V | undefined {
-    this.maybeRotate();
-    const fresh = this.current.get(key.peer)?.get(key.messageId);
-    return fresh !== undefined ? fresh : this.previous.get(key.peer)?.get(key.messageId);
+    const [current, previous] = this.peers.generations();
+    const fresh = current.get(key.peer)?.get(key.messageId);
+    return fresh !== undefined ? fresh : previous.get(key.peer)?.get(key.messageId);
   }
 
   set(key: DedupKey, value: V): void {
-    this.maybeRotate();
-    this.previous.get(key.peer)?.delete(key.messageId);
-    let peer = this.current.get(key.peer);
+    const [current, previous] = this.peers.generations();
+    previous.get(key.peer)?.delete(key.messageId);
+    let peer = current.get(key.peer);
     if (peer === undefined) {
       peer = new Map();
-      this.current.set(key.peer, peer);
+      current.set(key.peer, peer);
     }
     peer.set(key.messageId, value);
   }
 
   /** Entries held (for tests and metrics; walks every peer). */
   get size(): number {
-    this.maybeRotate();
     let total = 0;
-    for (const generation of [this.current, this.previous]) for (const peer of generation.values()) total += peer.size;
+    for (const generation of this.peers.generations()) for (const peer of generation.values()) total += peer.size;
     return total;
   }
 
   clear(): void {
-    this.current.clear();
-    this.previous.clear();
-  }
-
-  private maybeRotate(): void {
-    const now = this.clock.now();
-    if (now < this.rotateAt) return;
-    if (now >= this.rotateAt + this.lifetimeMs) {
-      // Idle for two generations: everything is stale.
-      this.previous = new Map();
-    } else {
-      this.previous = this.current;
-    }
-    this.current = new Map();
-    this.rotateAt = now + this.lifetimeMs;
+    this.peers.clear();
   }
 }

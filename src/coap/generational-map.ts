@@ -8,6 +8,7 @@ import type { Clock } from '../util/clock.js';
 export class GenerationalMap<K, V> {
   private current = new Map<K, V>();
   private previous = new Map<K, V>();
+  private pair: readonly [Map<K, V>, Map<K, V>] = [this.current, this.previous];
   private rotateAt: number;
 
   constructor(
@@ -49,6 +50,17 @@ export class GenerationalMap<K, V> {
   clear(): void {
     this.current.clear();
     this.previous.clear();
+  }
+
+  /**
+   * Both generations, newest first, after any due rotation: for callers that keep nested
+   * maps and must look into each generation themselves (see DedupCache).
+   */
+  generations(): readonly [current: Map<K, V>, previous: Map<K, V>] {
+    this.maybeRotate();
+    // One tuple per rotation, not per call: this sits on the per-datagram path.
+    if (this.pair[0] !== this.current) this.pair = [this.current, this.previous];
+    return this.pair;
   }
 
   private maybeRotate(): void {

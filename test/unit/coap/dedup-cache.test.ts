@@ -20,7 +20,7 @@ describe('peerKey', () => {
   });
 
   it('gives neighbouring peers different keys (the port never spills into the address)', () => {
-    expect(peerKey({ address: '10.0.0.1', port: 0 })).toBe(peerKey({ address: '10.0.0.0', port: 65535 }) + 1);
+    expect(peerKey({ address: '10.0.0.1', port: 0 })).toBe((peerKey({ address: '10.0.0.0', port: 65535 }) as number) + 1);
     expect(peerKey({ address: '10.0.0.1', port: 2 })).not.toBe(peerKey({ address: '10.0.0.1', port: 1 }));
   });
 });
