@@ -16,9 +16,17 @@ export interface DedupKey {
   readonly messageId: number;
 }
 
+/** Most peers have one exchange in the cache at a time: that one is kept without a map. */
+interface SingleEntry<V> {
+  messageId: number;
+  value: V;
+}
+
+type PeerEntries<V> = SingleEntry<V> | Map<number, V>;
+
 export class DedupCache<V> {
-  // Peer → (message ID → entry). Expiry works on whole inner maps, one generation at a time.
-  private readonly peers: GenerationalMap<number | string, Map<number, V>>;
+  // Peer → its entries. Expiry works on whole peers, one generation at a time.
+  private readonly peers: GenerationalMap<number | string, PeerEntries<V>>;
 
   constructor(clock: Clock, lifetimeMs: number) {
     this.peers = new GenerationalMap(clock, lifetimeMs);
@@ -30,29 +38,45 @@ export class DedupCache<V> {
 
   get(key: DedupKey): V | undefined {
     const [current, previous] = this.peers.generations();
-    const fresh = current.get(key.peer)?.get(key.messageId);
-    return fresh !== undefined ? fresh : previous.get(key.peer)?.get(key.messageId);
+    const fresh = lookup(current.get(key.peer), key.messageId);
+    return fresh !== undefined ? fresh : lookup(previous.get(key.peer), key.messageId);
   }
 
   set(key: DedupKey, value: V): void {
     const [current, previous] = this.peers.generations();
-    previous.get(key.peer)?.delete(key.messageId);
-    let peer = current.get(key.peer);
-    if (peer === undefined) {
-      peer = new Map();
-      current.set(key.peer, peer);
+    const old = previous.get(key.peer);
+    if (old instanceof Map) old.delete(key.messageId);
+    else if (old !== undefined && old.messageId === key.messageId) previous.delete(key.peer);
+
+    const entries = current.get(key.peer);
+    if (entries === undefined) {
+      current.set(key.peer, { messageId: key.messageId, value });
+    } else if (entries instanceof Map) {
+      entries.set(key.messageId, value);
+    } else if (entries.messageId === key.messageId) {
+      entries.value = value;
+    } else {
+      // A second exchange from the same peer: from now on it gets a map of its own.
+      current.set(key.peer, new Map([[entries.messageId, entries.value], [key.messageId, value]]));
     }
-    peer.set(key.messageId, value);
   }
 
   /** Entries held (for tests and metrics; walks every peer). */
   get size(): number {
     let total = 0;
-    for (const generation of this.peers.generations()) for (const peer of generation.values()) total += peer.size;
+    for (const generation of this.peers.generations()) {
+      for (const entries of generation.values()) total += entries instanceof Map ? entries.size : 1;
+    }
     return total;
   }
 
   clear(): void {
     this.peers.clear();
   }
+}
+
+function lookup<V>(entries: PeerEntries<V> | undefined, messageId: number): V | undefined {
+  if (entries === undefined) return undefined;
+  if (entries instanceof Map) return entries.get(messageId);
+  return entries.messageId === messageId ? entries.value : undefined;
 }

@@ -50,6 +50,20 @@ describe('DedupCache', () => {
     expect(cache.size).toBe(0);
   });
 
+  it('keeps every exchange of a busy peer, and updates one in place', () => {
+    const cache = new DedupCache<string>(new ManualClock(), 1000);
+    for (let id = 0; id < 5; id++) cache.set(DedupCache.key(remote, id), `answer ${id}`);
+    cache.set(DedupCache.key(remote, 3), 'answer 3, final');
+    expect([0, 1, 2, 3, 4].map((id) => cache.get(DedupCache.key(remote, id)))).toEqual([
+      'answer 0',
+      'answer 1',
+      'answer 2',
+      'answer 3, final',
+      'answer 4',
+    ]);
+    expect(cache.size).toBe(5);
+  });
+
   it('replaces an entry from the older generation instead of keeping two', () => {
     const clock = new ManualClock();
     const cache = new DedupCache<string>(clock, 1000);
@@ -58,5 +72,17 @@ describe('DedupCache', () => {
     cache.set(DedupCache.key(remote, 1), 'new');
     expect(cache.get(DedupCache.key(remote, 1))).toBe('new');
     expect(cache.size).toBe(1);
+  });
+
+  it('keeps the older generation\'s other exchanges of a peer when one is replaced', () => {
+    const clock = new ManualClock();
+    const cache = new DedupCache<string>(clock, 1000);
+    cache.set(DedupCache.key(remote, 1), 'a');
+    cache.set(DedupCache.key(remote, 2), 'b');
+    clock.advance(1000);
+    cache.set(DedupCache.key(remote, 1), 'a2');
+    expect(cache.get(DedupCache.key(remote, 1))).toBe('a2');
+    expect(cache.get(DedupCache.key(remote, 2))).toBe('b');
+    expect(cache.size).toBe(2);
   });
 });
