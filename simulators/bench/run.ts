@@ -15,6 +15,12 @@ const script = (name: string): string => resolve(here, name);
 const serverCli = resolve(here, '../../src/cli/main.js');
 const resultsFile = resolve(here, '../../bench-results.json');
 
+/** [section name, compiled module beside this one, exported runner]. */
+const SECTION_BENCHES: [string, string, string][] = [
+  ['manifest', 'manifest-bench.js', 'runManifestBench'],
+  ['dtls', 'dtls-bench.js', 'runDtlsBench'],
+];
+
 const WINDOW = 256;
 const WARMUP_MS = 1000;
 const DURATION_MS = 5000;
@@ -48,7 +54,8 @@ interface BenchResults {
     after: ServerInfo;
     generator: LoadResult;
   };
-  manifest?: unknown;
+  /** Figures of the per-part benchmarks (manifest, dtls, firmware, rollout), by name. */
+  sections: Record<string, unknown>;
   errors: string[];
 }
 
@@ -153,6 +160,7 @@ async function main(): Promise<void> {
       date: new Date().toISOString(),
     },
     throughput: {},
+    sections: {},
     errors: [],
   };
   const attempt = async (what: string, body: () => Promise<void>): Promise<void> => {
@@ -201,12 +209,19 @@ async function main(): Promise<void> {
     await attempt('memory', async () => void (results.memory = await measureMemory()));
   }
 
-  await attempt('manifest', async () => {
-    const manifestModule = script('manifest-bench.js');
-    if (!existsSync(manifestModule)) return;
-    const imported = (await import(manifestModule)) as { runManifestBench?: () => unknown };
-    if (typeof imported.runManifestBench === 'function') results.manifest = await imported.runManifestBench();
-  });
+  // The other parts' benchmarks live beside their code's bench module; each reports its own
+  // ratios and goals. Run in sequence so they never share the two cores with each other.
+  for (const [name, file, exported] of SECTION_BENCHES) {
+    await attempt(name, async () => {
+      const modulePath = script(file);
+      if (!existsSync(modulePath)) throw new Error(`${file} is not built`);
+      const imported = (await import(modulePath)) as Record<string, unknown>;
+      const run = imported[exported];
+      if (typeof run !== 'function') throw new Error(`${file} does not export ${exported}()`);
+      log(`${name}…`);
+      results.sections[name] = await (run as () => Promise<unknown>)();
+    });
+  }
 
   printTable(results);
   writeFileSync(resultsFile, JSON.stringify(results, null, 2) + '\n');
@@ -230,7 +245,7 @@ function printTable(results: BenchResults): void {
   row('RSS bytes per registration', m ? `${Math.round(m.rssBytesPerRegistration)}` : 'n/a');
   row('registrations stored (memory run, SQLite)', m ? `${m.registrations}` : 'n/a');
   log('└──────────────────────────────────────────────┴──────────────────────────────────────────┘');
-  if (results.manifest !== undefined) log(`Manifest: ${JSON.stringify(results.manifest)}`);
+  for (const [name, figures] of Object.entries(results.sections)) log(`${name}: ${JSON.stringify(figures)}`);
   for (const error of results.errors) log(`not measured — ${error}`);
 }
 

@@ -157,11 +157,15 @@ describe('CoapEndpoint client role', () => {
     const peer = await raw();
     peer.serve((m, from) => {
       const block = getBlockOption(m, CoapOptionNumber.Block1)!;
-      setTimeout(() => peer.send(msg({ type: 'ACK', code: block.more ? CoapCode.Continue : CoapCode.Changed, messageId: m.messageId, token: m.token, options: [{ number: CoapOptionNumber.Block1, value: encodeBlock(block) }] }), from), 60);
+      setTimeout(() => peer.send(msg({ type: 'ACK', code: block.more ? CoapCode.Continue : CoapCode.Changed, messageId: m.messageId, token: m.token, options: [{ number: CoapOptionNumber.Block1, value: encodeBlock(block) }] }), from), 100);
     });
-    const c = await ep({ ackTimeoutMs: 1000 });
-    const res = await c.request(peer.address(), { method: 'PUT', payload, blockSzx: 4, timeoutMs: 100 });
+    const c = await ep({ ackTimeoutMs: 2000 });
+    // 8 blocks answered 100 ms apart: the whole upload (~800 ms) outlasts the 500 ms timeout,
+    // but no gap between two answers does.
+    const started = Date.now();
+    const res = await c.request(peer.address(), { method: 'PUT', payload, blockSzx: 4, timeoutMs: 500 });
     expect(res.code).toBe(CoapCode.Changed);
+    expect(Date.now() - started).toBeGreaterThan(500);
     const silent = await raw();
     await expect(c.request(silent.address(), { method: 'GET', timeoutMs: 100 })).rejects.toBeInstanceOf(CoapTimeoutError);
   });
