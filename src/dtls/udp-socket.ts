@@ -25,12 +25,21 @@ export function bindUdpSocket(host: string, port: number): Promise<BoundUdpSocke
       socket.on('error', () => {});
       const bound = socket.address();
       let closed = false;
+      // Sends still queued in Node when close() runs are silently dropped, and the last
+      // thing we send is often a close_notify: close() waits for them (briefly).
+      let pending = 0;
+      let drained: (() => void) | undefined;
+      const sent = (): void => {
+        if (--pending === 0) drained?.();
+      };
       let handler: (d: Buffer, r: RemoteAddress) => void = () => {};
       socket.on('message', (d, info) => handler(d, { address: info.address, port: info.port }));
       resolve({
         local: { address: bound.address, port: bound.port },
         send(datagram, remote) {
-          if (!closed) socket.send(datagram, remote.port, remote.address, () => {});
+          if (closed) return;
+          pending++;
+          socket.send(datagram, remote.port, remote.address, sent);
         },
         onMessage(h) {
           handler = h;
@@ -38,7 +47,18 @@ export function bindUdpSocket(host: string, port: number): Promise<BoundUdpSocke
         close() {
           if (closed) return Promise.resolve();
           closed = true;
-          return new Promise((done) => socket.close(() => done()));
+          return new Promise((done) => {
+            let finished = false;
+            const finish = (): void => {
+              if (finished) return;
+              finished = true;
+              clearTimeout(cap);
+              socket.close(() => done());
+            };
+            const cap = setTimeout(finish, 200);
+            if (pending === 0) finish();
+            else drained = finish;
+          });
         },
       });
     });
