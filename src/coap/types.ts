@@ -114,6 +114,39 @@ export interface IncomingRequest {
   accept?: number;
   observe?: number;
   message: CoapMessage;
+  /**
+   * Who the peer proved to be, when the transport authenticates peers (DTLS): undefined
+   * over plain CoAP and over a DTLS session without client authentication.
+   */
+  security?: PeerSecurity;
+}
+
+/**
+ * A peer authenticated by the transport, as the transport reports it (structurally the
+ * same as the DTLS layer's DtlsPeerIdentity, so coap/ needs no import from dtls/).
+ */
+export type PeerIdentity =
+  | { kind: 'psk'; identity: string }
+  | { kind: 'rpk'; publicKeyDer: Buffer }
+  | { kind: 'x509'; subjectCN: string; chainDer: Buffer[] };
+
+/** A peer identity reduced to text: the PSK identity, the hex DER public key, or the certificate subject CN. */
+export interface PeerSecurity {
+  mode: 'psk' | 'rpk' | 'x509';
+  identity: string;
+}
+
+// One conversion per DTLS session (the identity object lives as long as the session), not per request.
+const peerSecurityCache = new WeakMap<PeerIdentity, PeerSecurity>();
+
+export function peerSecurityOf(peer: PeerIdentity): PeerSecurity {
+  let security = peerSecurityCache.get(peer);
+  if (security) return security;
+  if (peer.kind === 'psk') security = { mode: 'psk', identity: peer.identity };
+  else if (peer.kind === 'rpk') security = { mode: 'rpk', identity: peer.publicKeyDer.toString('hex') };
+  else security = { mode: 'x509', identity: peer.subjectCN };
+  peerSecurityCache.set(peer, security);
+  return security;
 }
 
 /** What a request handler answers. The endpoint does Block2 when the payload is large. */
@@ -193,6 +226,8 @@ export interface DatagramTransport {
   /** The bound local address (port chosen by the OS when 0 was asked). */
   address(): RemoteAddress;
   close(): Promise<void>;
+  /** Transports that authenticate peers (DTLS): who is at `remote`, undefined when unknown. */
+  peerIdentity?(remote: RemoteAddress): PeerIdentity | undefined;
 }
 
 /** observe() got an error code (not 2.xx) instead of an established observation. */

@@ -2,6 +2,7 @@ import type { Logger } from '../../util/logger.js';
 import type { LwM2mNode, TimestampedNode } from '../node.js';
 import type { Registration } from './registration.js';
 import type { QueuedRequestDescription } from './request-queue.js';
+import type { BootstrapEndedEvent, BootstrapRejectedEvent, BootstrapStartedEvent } from '../bootstrap/events.js';
 
 export interface NotificationEvent {
   endpoint: string;
@@ -18,6 +19,21 @@ export interface NotificationEvent {
   contentFormat: number | undefined;
 }
 
+/** A device was refused because its credential does not match the endpoint it claimed. */
+export interface SecurityViolationEvent {
+  /** The endpoint name the device claimed (register) or the one of the registration it touched. */
+  endpoint: string;
+  reason: string;
+  remote: { address: string; port: number };
+  /** True when it came over CoAPS. */
+  secure: boolean;
+  /** The identity the transport authenticated (PSK identity, hex public key, certificate CN). */
+  mode?: 'psk' | 'rpk' | 'x509';
+  identity?: string;
+  /** The LwM2M operation refused: register, update, deregister, send. */
+  operation: string;
+}
+
 export interface Lwm2mEventMap {
   registered: { registration: Registration; replaced?: Registration };
   updated: { registration: Registration; previous: Registration };
@@ -28,6 +44,12 @@ export interface Lwm2mEventMap {
   notification: NotificationEvent;
   send: { endpoint: string; registration: Registration; nodes: TimestampedNode[] };
   requestQueued: { endpoint: string; request: QueuedRequestDescription; queueLength: number };
+  // The bootstrap server (src/lwm2m/bootstrap) shares this bus, so one event stream shows both.
+  bootstrapStarted: BootstrapStartedEvent;
+  bootstrapFinished: BootstrapEndedEvent;
+  bootstrapFailed: BootstrapEndedEvent;
+  bootstrapRejected: BootstrapRejectedEvent;
+  securityViolation: SecurityViolationEvent;
 }
 
 export type Lwm2mEventName = keyof Lwm2mEventMap;
