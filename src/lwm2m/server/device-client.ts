@@ -31,6 +31,7 @@ import type { RegistrationStore } from './registration-store.js';
 import type { Registration } from './registration.js';
 import type { QueuedRequestDescription, RequestQueue } from './request-queue.js';
 import type { CoapRequester } from './coap-requester.js';
+import { restoredCoapObservation, type ObservationPersistence, type PersistedObservation } from './observation-persistence.js';
 
 export type PathInput = string | LwM2mPath;
 
@@ -50,6 +51,10 @@ export interface WriteOptions extends RequestOptions {
   /** replace = PUT (the target becomes exactly the node); update = POST (partial update of an instance). */
   mode: 'replace' | 'update';
   format?: number;
+  /** Block1 size exponent for a large value (szx 0..6); the device may still ask for smaller blocks. */
+  blockSzx?: number;
+  /** Told as a Block1 write is acknowledged (a firmware push times out on lack of progress, not length). */
+  onProgress?: OutgoingRequest['onProgress'];
 }
 
 /** Notification attributes (LwM2M 1.1 §5.1.2); null removes an attribute. */
@@ -82,6 +87,8 @@ export interface DeviceClientOptions {
   events: Lwm2mEvents;
   clock: Clock;
   logger?: Logger;
+  /** Keeps observations across restarts (see restoreObservations). */
+  observationPersistence?: ObservationPersistence;
 }
 
 const INTEGER_ATTRIBUTES = new Set(['pmin', 'pmax', 'epmin', 'epmax']);
@@ -111,6 +118,56 @@ export class DeviceClient {
     this.events = options.events;
     this.clock = options.clock;
     this.logger = options.logger;
+    this.persistence = options.observationPersistence;
+  }
+
+  private readonly persistence: ObservationPersistence | undefined;
+  /** Ids of observations that came back from the store: their notifications arrive as unknown tokens. */
+  private readonly restored = new Set<string>();
+
+  /** Brings back stored observations of devices still registered (same registration); drops the rest. */
+  async restoreObservations(): Promise<number> {
+    if (!this.persistence) return 0;
+    let count = 0;
+    for (const stored of await this.persistence.list()) {
+      const registration = this.store.get(stored.endpoint);
+      if (!registration || registration.id !== stored.registrationId) {
+        await this.persistence.remove(stored.observationId);
+        continue;
+      }
+      const { address: _address, ...info } = stored;
+      this.table.add({ ...info, lwm2mPath: stored.paths ? undefined : parsePath(stored.path), coap: restoredCoapObservation(stored.observationId) });
+      this.restored.add(stored.observationId);
+      count++;
+    }
+    return count;
+  }
+
+  /** For the CoAP endpoint's onUnknownNotification: 'keep' when the token is a restored observation of that device. */
+  acceptRestoredNotification(notification: IncomingResponse): 'keep' | 'reject' {
+    const id = notification.message.token.toString('hex');
+    const record = this.restored.has(id) ? this.table.get(id) : undefined;
+    const registration = record ? this.store.get(record.endpoint) : undefined;
+    if (!record || !registration) return 'reject';
+    if (registration.address.address !== notification.remote.address || registration.address.port !== notification.remote.port) return 'reject';
+    this.notify(record, notification, (r, n) =>
+      r.paths
+        ? { nodes: this.decodeComposite(r.endpoint, r.paths.map((p) => parsePath(p)), n, r.contentFormat) }
+        : { node: this.decode(r.endpoint, r.lwm2mPath ?? {}, n, r.contentFormat) },
+    );
+    // An error notification ended it (notify removed it from the table).
+    return this.table.get(id) === record ? 'keep' : 'reject';
+  }
+
+  private persistObservation(record: ObservationRecord, address: Registration['address']): void {
+    if (!this.persistence) return;
+    const stored: PersistedObservation = { ...publicInfo(record), address: { address: address.address, port: address.port } };
+    this.persistence.put(stored).catch((err: unknown) => this.logger?.error({ err, endpoint: record.endpoint }, 'could not store an observation'));
+  }
+
+  private unpersistObservation(observationId: string): void {
+    this.restored.delete(observationId);
+    this.persistence?.remove(observationId).catch((err: unknown) => this.logger?.error({ err, observationId }, 'could not forget a stored observation'));
   }
 
   async read(endpoint: string, path: PathInput, options: ReadOptions = {}): Promise<LwM2mNode> {
@@ -139,7 +196,13 @@ export class DeviceClient {
     const response = await this.send(
       registration,
       target,
-      { method: options.mode === 'replace' ? 'PUT' : 'POST', contentFormat: format, payload },
+      {
+        method: options.mode === 'replace' ? 'PUT' : 'POST',
+        contentFormat: format,
+        payload,
+        ...(options.blockSzx !== undefined ? { blockSzx: options.blockSzx } : {}),
+        ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+      },
       options.timeoutMs,
     );
     this.expectSuccess(endpoint, target, response);
@@ -273,6 +336,7 @@ export class DeviceClient {
     const record = this.table.get(observationId);
     if (!record || record.endpoint !== endpoint) return false;
     this.table.remove(observationId);
+    this.unpersistObservation(observationId);
     const registration = this.store.get(endpoint);
     if (!registration) return true;
     try {
@@ -297,7 +361,8 @@ export class DeviceClient {
    * Leshan. We do not send cancels to a device that is gone.
    */
   forgetDevice(endpoint: string): void {
-    this.table.removeEndpoint(endpoint);
+    for (const record of this.table.removeEndpoint(endpoint)) this.restored.delete(record.observationId);
+    this.persistence?.removeEndpoint(endpoint).catch((err: unknown) => this.logger?.error({ err, endpoint }, 'could not forget stored observations'));
   }
 
   // ---------------------------------------------------------------------------------
@@ -380,6 +445,7 @@ export class DeviceClient {
     };
     if (paths) record.paths = paths;
     this.table.add(record);
+    this.persistObservation(record, current?.address ?? registration.address);
     return { response, observationId: record.observationId };
   }
 
@@ -401,6 +467,7 @@ export class DeviceClient {
     if (codeClass(notification.code) !== 2) {
       // RFC 7641 §3.2: an error notification ends the observation.
       this.table.remove(record.observationId);
+      this.unpersistObservation(record.observationId);
       const error = new DeviceErrorResponse(record.endpoint, record.path, notification.code, notification.payload.toString('utf8'));
       this.events.emit('notification', { ...base, error });
       return;

@@ -12,6 +12,8 @@ import { MemoryRegistrationStore, type RegistrationStore } from './registration-
 import type { Lwm2mVersion } from './registration.js';
 import { RequestQueue, type QueuedRequestDescription } from './request-queue.js';
 import { handleSend } from './send-handler.js';
+import type { ObservationPersistence } from './observation-persistence.js';
+import type { IncomingResponse } from '../../coap/types.js';
 
 export interface Lwm2mServerOptions {
   coap: CoapRequester;
@@ -26,6 +28,8 @@ export interface Lwm2mServerOptions {
   supportedVersions?: readonly Lwm2mVersion[];
   /** Period of the one sweep timer that expires registrations and ends awake windows (default 1 s). */
   sweepIntervalMs?: number;
+  /** Keeps observations across restarts; call restore() before start(). */
+  observationPersistence?: ObservationPersistence;
 }
 
 export const DEFAULT_SWEEP_INTERVAL_MS = 1000;
@@ -70,6 +74,7 @@ export class Lwm2mServer {
       events: this.events,
       clock: this.clock,
       logger: this.logger,
+      observationPersistence: options.observationPersistence,
     });
     this.service = new RegistrationService({
       store: this.registrations,
@@ -86,6 +91,16 @@ export class Lwm2mServer {
         },
       },
     });
+  }
+
+  /** Brings back what was persisted (observations); returns how many observations. */
+  async restore(): Promise<number> {
+    return this.devices.restoreObservations();
+  }
+
+  /** Wire to the CoAP endpoint's onUnknownNotification: routes notifications of restored observations. */
+  acceptRestoredNotification(notification: IncomingResponse): 'keep' | 'reject' {
+    return this.devices.acceptRestoredNotification(notification);
   }
 
   /** Starts the periodic sweep (expiry, end of awake windows). */
