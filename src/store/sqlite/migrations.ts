@@ -73,4 +73,44 @@ export const MIGRATIONS: readonly Migration[] = [
     // id may still be on their way through the writer thread: the tombstone stops them.
     sql: 'CREATE TABLE registration_tombstones (id TEXT PRIMARY KEY)',
   },
+  {
+    version: 3,
+    name: 'firmware deliveries',
+    // One row per (device, image) delivery of src/firmware/delivery; the JSON holds the state machine's record.
+    sql: `
+      CREATE TABLE firmware_deliveries (
+        id TEXT PRIMARY KEY,
+        endpoint TEXT NOT NULL,
+        image_id TEXT NOT NULL,
+        state TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        data TEXT NOT NULL
+      );
+      CREATE INDEX firmware_deliveries_endpoint ON firmware_deliveries (endpoint, created_at);
+      CREATE INDEX firmware_deliveries_image ON firmware_deliveries (image_id, state);
+    `,
+  },
+  {
+    version: 4,
+    name: 'security profiles and device pairings',
+    // src/firmware/profiles: profiles as data, device types and devices paired with them.
+    // `sealed` holds MAC secrets (SecretBox); profile_seed records that the tier defaults were written once.
+    sql: `
+      CREATE TABLE security_profiles (
+        name TEXT PRIMARY KEY,
+        data TEXT NOT NULL,
+        sealed BLOB
+      );
+      CREATE TABLE profile_device_types (
+        device_type TEXT PRIMARY KEY,
+        data TEXT NOT NULL
+      );
+      CREATE TABLE profile_devices (
+        endpoint TEXT PRIMARY KEY,
+        data TEXT NOT NULL,
+        sealed BLOB
+      );
+      CREATE TABLE profile_seed (version INTEGER PRIMARY KEY);
+    `,
+  },
 ];

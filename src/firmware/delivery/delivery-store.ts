@@ -1,0 +1,49 @@
+/**
+ * Where delivery records live across restarts. Defined here (not in src/store/types.ts)
+ * because the delivery is this module's table; SQLite implements it in
+ * src/store/sqlite/sqlite-deliveries.ts, and this in-memory one serves tests and the
+ * memory store.
+ */
+import type { DeliveryRecord } from './delivery-record.js';
+
+export interface DeliveryStore {
+  put(record: DeliveryRecord): Promise<void>;
+  get(id: string): Promise<DeliveryRecord | undefined>;
+  /** The endpoint's deliveries, newest first. */
+  ofEndpoint(endpoint: string): Promise<DeliveryRecord[]>;
+  /** Every delivery not yet succeeded or failed (resumed after a restart). */
+  active(): Promise<DeliveryRecord[]>;
+  /** Whether any unfinished delivery uses the image (an image in use cannot be deleted). */
+  imageInUse(imageId: string): Promise<boolean>;
+}
+
+const isActive = (record: DeliveryRecord): boolean => record.state !== 'succeeded' && record.state !== 'failed';
+
+export class MemoryDeliveryStore implements DeliveryStore {
+  private readonly records = new Map<string, DeliveryRecord>();
+
+  async put(record: DeliveryRecord): Promise<void> {
+    this.records.set(record.id, structuredClone(record));
+  }
+
+  async get(id: string): Promise<DeliveryRecord | undefined> {
+    const record = this.records.get(id);
+    return record && structuredClone(record);
+  }
+
+  async ofEndpoint(endpoint: string): Promise<DeliveryRecord[]> {
+    return [...this.records.values()]
+      .filter((record) => record.endpoint === endpoint)
+      .sort((a, b) => b.createdAt - a.createdAt || b.id.localeCompare(a.id))
+      .map((record) => structuredClone(record));
+  }
+
+  async active(): Promise<DeliveryRecord[]> {
+    return [...this.records.values()].filter(isActive).map((record) => structuredClone(record));
+  }
+
+  async imageInUse(imageId: string): Promise<boolean> {
+    for (const record of this.records.values()) if (record.imageId === imageId && isActive(record)) return true;
+    return false;
+  }
+}

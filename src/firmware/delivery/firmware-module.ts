@@ -1,0 +1,86 @@
+/**
+ * The firmware part of the composition root in one call: repository (bytes under
+ * <dataDir>/firmware), pull host, delivery store and the driver, built from what
+ * src/server.ts already has. Kept here so server.ts only wires it in.
+ */
+import { join } from 'node:path';
+import type { IncomingRequest, OutgoingResponse, RemoteAddress } from '../../coap/types.js';
+import type { Lwm2mServer } from '../../lwm2m/server/lwm2m-server.js';
+import type { Store } from '../../store/types.js';
+import type { Clock } from '../../util/clock.js';
+import type { Logger } from '../../util/logger.js';
+import { FirmwareRepository } from '../repository/firmware-repository.js';
+import { DeliveryService, type ImageVerifier } from './delivery-service.js';
+import { MemoryDeliveryStore, type DeliveryStore } from './delivery-store.js';
+import { FirmwareHost } from './firmware-host.js';
+import type { DeliveryPolicy } from './policy.js';
+
+export interface FirmwareModuleOptions {
+  lwm2m: Lwm2mServer;
+  store: Store;
+  /** The persisted delivery table; default: SQLite when the store is SQLite, else in memory. */
+  deliveries?: DeliveryStore;
+  dataDir: string;
+  /** The bound CoAP address; used for pull URIs unless pullHost is given. */
+  coapAddress: () => RemoteAddress;
+  /** Host name or address devices use to reach us (needed when CoAP is bound to 0.0.0.0). */
+  pullHost?: string;
+  maxImageBytes?: number;
+  policy?: Partial<DeliveryPolicy>;
+  clock?: Clock;
+  logger?: Logger;
+  verifyImage?: ImageVerifier;
+}
+
+export interface FirmwareModule {
+  repository: FirmwareRepository;
+  host: FirmwareHost;
+  deliveries: DeliveryService;
+  /** Wraps the LwM2M request handler so /fw/... is served from the same endpoint. */
+  wrapHandler(next: (request: IncomingRequest) => OutgoingResponse): (request: IncomingRequest) => OutgoingResponse;
+  close(): Promise<void>;
+}
+
+export async function createFirmwareModule(options: FirmwareModuleOptions): Promise<FirmwareModule> {
+  const repository = new FirmwareRepository({
+    images: options.store.firmwareImages,
+    dir: join(options.dataDir, 'firmware'),
+    maxImageBytes: options.maxImageBytes,
+    clock: options.clock,
+  });
+  const host = new FirmwareHost();
+  const store = options.deliveries ?? (await defaultDeliveryStore(options.store));
+  const deliveries = new DeliveryService({
+    devices: options.lwm2m.devices,
+    events: options.lwm2m.events,
+    registration: (endpoint) => options.lwm2m.registrations.get(endpoint),
+    repository,
+    store,
+    host,
+    pullBaseUri: () => {
+      const bound = options.coapAddress();
+      const address = options.pullHost ?? (bound.address === '0.0.0.0' || bound.address === '::' ? '127.0.0.1' : bound.address);
+      return `coap://${address.includes(':') ? `[${address}]` : address}:${bound.port}`;
+    },
+    policy: options.policy,
+    clock: options.clock,
+    logger: options.logger,
+    verifyImage: options.verifyImage,
+  });
+  return {
+    repository,
+    host,
+    deliveries,
+    wrapHandler: (next) => host.wrap(next),
+    close: () => deliveries.close(),
+  };
+}
+
+async function defaultDeliveryStore(store: Store): Promise<DeliveryStore> {
+  const db = (store as Partial<{ db: unknown }>).db;
+  if (store.kind === 'sqlite' && db) {
+    const { SqliteDeliveries } = await import('../../store/sqlite/sqlite-deliveries.js');
+    return new SqliteDeliveries(db as import('../../store/sqlite/database.js').SqliteDatabase);
+  }
+  return new MemoryDeliveryStore();
+}
