@@ -5,7 +5,7 @@
  * and the state record is replaced by an atomic rename, so after a power cut the device
  * finds either the old record or the new one, and always a running slot it never wrote.
  */
-import { closeSync, existsSync, ftruncateSync, mkdirSync, openSync, readFileSync, renameSync, statSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, ftruncateSync, mkdirSync, openSync, readFileSync, renameSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 
 export type SlotIndex = 0 | 1;
@@ -49,6 +49,8 @@ export interface SlotStore {
 
 export class FileSlotStore implements SlotStore {
   private readonly fds: [number | undefined, number | undefined] = [undefined, undefined];
+  /** Slot lengths as this process last wrote them: one stat per slot, not one per appended block. */
+  private readonly lengths: [number | undefined, number | undefined] = [undefined, undefined];
 
   constructor(readonly dir: string) {
     mkdirSync(dir, { recursive: true });
@@ -67,18 +69,25 @@ export class FileSlotStore implements SlotStore {
   }
 
   truncateSlot(slot: SlotIndex, length: number): void {
-    ftruncateSync(this.fd(slot), length);
+    const fd = this.fd(slot);
+    ftruncateSync(fd, length);
+    this.lengths[slot] = fstatSync(fd).size;
   }
 
   appendSlot(slot: SlotIndex, bytes: Buffer): void {
     const fd = this.fd(slot);
-    const at = statSync(this.slotFile(slot)).size;
-    writeSync(fd, bytes, 0, bytes.length, at);
+    const at = this.slotLength(slot);
+    const written = writeSync(fd, bytes, 0, bytes.length, at);
+    this.lengths[slot] = at + written;
   }
 
   slotLength(slot: SlotIndex): number {
+    const known = this.lengths[slot];
+    if (known !== undefined) return known;
     const file = this.slotFile(slot);
-    return existsSync(file) ? statSync(file).size : 0;
+    const length = existsSync(file) ? statSync(file).size : 0;
+    this.lengths[slot] = length;
+    return length;
   }
 
   readSlot(slot: SlotIndex): Buffer | undefined {
@@ -91,6 +100,7 @@ export class FileSlotStore implements SlotStore {
       const fd = this.fds[slot];
       if (fd !== undefined) closeSync(fd);
       this.fds[slot] = undefined;
+      this.lengths[slot] = undefined;
     }
   }
 
