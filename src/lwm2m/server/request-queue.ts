@@ -5,6 +5,7 @@ import { DeviceTimeoutError, QueueTimeoutError, UnknownDeviceError } from './err
 import type { Lwm2mEvents } from './events.js';
 import { nextPresence, type PresenceInput, type PresenceState } from './presence.js';
 import type { Registration } from './registration.js';
+import { persistableDescription, type QueuePersistence } from './queue-persistence.js';
 
 /** MAX_TRANSMIT_WAIT (RFC 7252): how long a device stays awake after a registration message by default. */
 export const DEFAULT_AWAKE_TIME_MS = 93_000;
@@ -24,6 +25,16 @@ export interface QueuedRequestDescription {
   queuedAt: number;
   /** queuedAt + the caller's timeout; undefined = wait until the device wakes or leaves. */
   deadline: number | undefined;
+  /** Meaningful only to this process (an observation cancel): never persisted across restarts. */
+  ephemeral?: true;
+}
+
+/** What waiting requests get when the server shuts down; persisted ones come back at the next start. */
+export class QueueClosedError extends UnknownDeviceError {
+  override readonly name: string = 'QueueClosedError';
+  constructor(endpoint: string) {
+    super(endpoint, 'server closed');
+  }
 }
 
 /** Sends one request to the device at its current address; `remainingMs` is what is left of the caller's timeout. */
@@ -36,6 +47,8 @@ interface QueuedItem {
   reject: (err: unknown) => void;
   timer: TimerHandle | undefined;
   settled: boolean;
+  /** The persistence's sequence number, once stored (only requests that had to wait are). */
+  stored?: Promise<number | undefined>;
 }
 
 interface DeviceQueue {
@@ -52,6 +65,8 @@ export interface RequestQueueOptions {
   lookup: (endpoint: string) => Registration | undefined;
   awakeTimeMs?: number;
   logger?: Logger;
+  /** Keeps waiting requests across restarts (see queue-persistence.ts). */
+  persistence?: QueuePersistence;
 }
 
 /**
@@ -67,6 +82,7 @@ export class RequestQueue {
   private readonly lookup: (endpoint: string) => Registration | undefined;
   private readonly awakeTimeMs: number;
   private readonly logger: Logger | undefined;
+  private readonly persistence: QueuePersistence | undefined;
 
   constructor(options: RequestQueueOptions) {
     this.clock = options.clock;
@@ -74,6 +90,7 @@ export class RequestQueue {
     this.lookup = options.lookup;
     this.awakeTimeMs = options.awakeTimeMs ?? DEFAULT_AWAKE_TIME_MS;
     this.logger = options.logger;
+    this.persistence = options.persistence;
   }
 
   /** 'awake' | 'sleeping' for a registered queue-mode device; undefined otherwise. */
@@ -122,6 +139,38 @@ export class RequestQueue {
         this.events.emit('requestQueued', { endpoint, request: full, queueLength: queue.items.length });
       }
       this.drain(endpoint);
+      if (queue.items.includes(item)) this.persist(item);
+    });
+  }
+
+  /**
+   * Puts a request stored before a restart back at the end of its device's queue (call in
+   * the stored order). Resolves with what `run` resolves; its original caller is gone.
+   */
+  restore<T>(description: QueuedRequestDescription, seq: number, run: RequestRunner<T>): Promise<T> {
+    const endpoint = description.endpoint;
+    const queue = this.queueOf(endpoint);
+    if (!this.lookup(endpoint)?.queueMode) {
+      // Left queue mode while we were down: nothing will wake it, so it is sent to at once.
+      queue.state = 'awake';
+      queue.awakeUntil = Infinity;
+    }
+    return new Promise<T>((resolve, reject) => {
+      const item: QueuedItem = {
+        description,
+        run: run as RequestRunner<unknown>,
+        resolve: resolve as (value: unknown) => void,
+        reject,
+        timer: undefined,
+        settled: false,
+        stored: Promise.resolve(seq),
+      };
+      if (description.deadline !== undefined) {
+        const remaining = Math.max(0, description.deadline - this.clock.now());
+        item.timer = this.clock.setTimeout(() => this.timeOut(endpoint, item, remaining), remaining);
+      }
+      queue.items.push(item);
+      this.drain(endpoint);
     });
   }
 
@@ -150,6 +199,8 @@ export class RequestQueue {
   removed(endpoint: string, reason: string): void {
     const queue = this.queues.get(endpoint);
     if (!queue) return;
+    // One by one, each after its own append: a store whose appends may land late (a remote one) keeps no orphans.
+    for (const item of queue.items) this.unpersist(item);
     this.queues.delete(endpoint);
     for (const item of queue.items) this.settle(item, new UnknownDeviceError(endpoint, `device "${endpoint}" ${reason}`));
     queue.items = [];
@@ -168,7 +219,7 @@ export class RequestQueue {
   /** Fails everything that waits (server shutdown). */
   close(): void {
     for (const [endpoint, queue] of this.queues) {
-      for (const item of queue.items) this.settle(item, new UnknownDeviceError(endpoint, 'server closed'));
+      for (const item of queue.items) this.settle(item, new QueueClosedError(endpoint));
     }
     this.queues.clear();
   }
@@ -196,6 +247,8 @@ export class RequestQueue {
       this.dropIfIdle(endpoint, queue);
       return;
     }
+    // At most once: forgotten as it leaves, so a crash in flight never sends it twice.
+    this.unpersist(item);
     const registration = this.lookup(endpoint);
     if (!registration) {
       this.settle(item, new UnknownDeviceError(endpoint));
@@ -246,6 +299,7 @@ export class RequestQueue {
     const index = queue ? queue.items.indexOf(item) : -1;
     if (queue && index >= 0) {
       queue.items.splice(index, 1);
+      this.unpersist(item);
       this.settle(item, new QueueTimeoutError(endpoint, item.description.target, timeoutMs));
       this.dropIfIdle(endpoint, queue);
     } else {
@@ -263,6 +317,23 @@ export class RequestQueue {
     }
     if (err !== undefined) item.reject(err);
     else item.resolve(value);
+  }
+
+  private persist(item: QueuedItem): void {
+    const description = this.persistence ? persistableDescription(item.description) : undefined;
+    if (!this.persistence || !description) return;
+    item.stored = this.persistence.append(description).catch((err: unknown) => {
+      this.logger?.error({ err, endpoint: description.endpoint }, 'could not store a queued request');
+      return undefined;
+    });
+  }
+
+  private unpersist(item: QueuedItem): void {
+    const persistence = this.persistence;
+    if (!persistence || !item.stored) return;
+    item.stored
+      .then((seq) => (seq === undefined ? false : persistence.remove(seq)))
+      .catch((err: unknown) => this.logger?.error({ err, endpoint: item.description.endpoint }, 'could not forget a stored queued request'));
   }
 
   private dropIfIdle(endpoint: string, queue: DeviceQueue): void {
