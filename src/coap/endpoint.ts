@@ -83,6 +83,17 @@ export interface NotifyOptions {
   query?: string[];
 }
 
+/** One Block2 block of a large response as it leaves (see CoapEndpoint.onBlock2Served). */
+export interface Block2Served {
+  /** The handler's response object the block was cut from (the same object for every block of a cached body). */
+  response: OutgoingResponse;
+  num: number;
+  szx: number;
+  /** Bytes of the body up to and including this block. */
+  bytesThrough: number;
+  total: number;
+}
+
 export interface CoapEndpointStats {
   received: number;
   sent: number;
@@ -155,6 +166,7 @@ export class CoapEndpoint {
   private readonly defaultTimeoutMs: number;
 
   private handler: RequestHandler = () => ({ code: CoapCode.NotFound });
+  private block2Served: ((served: Block2Served) => void) | undefined;
   private unknownNotificationHandler: (n: IncomingResponse) => 'keep' | 'reject' = () => 'reject';
   private readonly dedup: DedupCache<DedupEntry>;
   private readonly timers: TimerQueue;
@@ -204,6 +216,15 @@ export class CoapEndpoint {
 
   setRequestHandler(handler: RequestHandler): void {
     this.handler = handler;
+  }
+
+  /**
+   * Called for every Block2 block we send, including blocks 1..n served from the cache
+   * without asking the request handler again (so a host can follow a download's progress).
+   * Runs on the hot path: keep it cheap.
+   */
+  onBlock2Served(listener: ((served: Block2Served) => void) | undefined): void {
+    this.block2Served = listener;
   }
 
   /** For observations restored after a restart: 'keep' ACKs such a notification, 'reject' (default) answers RST. */
@@ -639,9 +660,13 @@ export class CoapEndpoint {
     // Built only when a response turns out to need Block2: most answers fit one datagram.
     const cacheKey = (): string => block2Key(remote, path, query);
     if (block2 !== undefined && block2.num > 0 && (method === 'GET' || method === 'FETCH')) {
-      const cached = this.block2.get(cacheKey());
+      const key = cacheKey();
+      const cached = this.block2.get(key);
       if (cached !== undefined) {
-        this.answerNow(msg, remote, dedupKey, cached.response, { block2, block1Echo, cacheKey });
+        // A GET for a slice of a cached body is idempotent (RFC 7252 §4.5 lets us skip
+        // de-duplication): a duplicate is served the identical slice again. Keeping every
+        // block's bytes for EXCHANGE_LIFETIME would hold whole images per pulling device.
+        this.answerNow(msg, remote, undefined, cached.response, { block2, block1Echo, cacheKey: key });
         return;
       }
       // Cache miss (expired, or a notification's blocks): ask the handler again and slice.
@@ -730,7 +755,7 @@ export class CoapEndpoint {
   }
 
   /** Piggybacked (CON) or NON response, remembered for duplicates. */
-  private answerNow(msg: CoapMessage, remote: RemoteAddress, dedupKey: DedupKey, response: OutgoingResponse, shaping?: Shaping): void {
+  private answerNow(msg: CoapMessage, remote: RemoteAddress, dedupKey: DedupKey | undefined, response: OutgoingResponse, shaping?: Shaping): void {
     let shaped: ReturnType<CoapEndpoint['shapeResponse']>;
     try {
       shaped = this.shapeResponse(response, shaping?.block2, shaping?.block1Echo, shaping?.cacheKey);
@@ -746,7 +771,7 @@ export class CoapEndpoint {
       options: shaped.options,
       payload: shaped.payload,
     });
-    this.dedup.set(dedupKey, bytes);
+    if (dedupKey !== undefined) this.dedup.set(dedupKey, bytes);
     this.send(bytes, remote);
   }
 
@@ -786,6 +811,7 @@ export class CoapEndpoint {
     const more = offset + chunk.length < body.length;
     options.push({ number: CoapOptionNumber.Block2, value: encodeBlock({ num, more, szx }) });
     if (num === 0) options.push({ number: CoapOptionNumber.Size2, value: encodeUint(body.length) });
+    this.block2Served?.({ response, num, szx, bytesThrough: offset + chunk.length, total: body.length });
     return { code: response.code, options, payload: chunk };
   }
 

@@ -4,10 +4,9 @@
  * each block to the caller before asking for the next, so the caller can persist it and a
  * restarted device can resume at the block it had reached, checking the ETag.
  */
-import { randomBytes } from 'node:crypto';
 import { parseMessage, serializeMessage } from '../../../src/coap/codec.js';
 import { blockSize, encodeBlock, getBlockOption, getOption, getUintOption, pathOptions, queryOptions } from '../../../src/coap/options.js';
-import { CoapCode, CoapOptionNumber, codeClass, formatCode, type CoapMessage, type DatagramTransport, type RemoteAddress } from '../../../src/coap/types.js';
+import { CoapCode, CoapOptionNumber, codeClass, formatCode, type CoapMessage, type CoapOption, type DatagramTransport, type RemoteAddress } from '../../../src/coap/types.js';
 
 export interface PullTarget {
   remote: RemoteAddress;
@@ -57,10 +56,38 @@ export interface PullOptions {
   onBlock: (block: BlockReceived) => boolean | void;
 }
 
+/** The block exchange waiting for its response, with its retransmission schedule. */
+interface Waiting {
+  messageId: number;
+  token: Buffer;
+  bytes: Buffer;
+  remote: RemoteAddress;
+  num: number;
+  /** Transmissions so far. */
+  attempt: number;
+  /** When to retransmit (Date.now ms). */
+  dueAt: number;
+  ackTimeoutMs: number;
+  maxRetransmit: number;
+  resolve: (msg: CoapMessage) => void;
+  reject: (err: Error) => void;
+}
+
 export class BlockPuller {
-  private waiting: { messageId: number; token: Buffer; resolve: (msg: CoapMessage) => void } | undefined;
+  private waiting: Waiting | undefined;
   private nextMessageId = Math.floor(Math.random() * 0x10000);
+  // Tokens only need to tell this puller's own exchanges apart (RFC 7252 §5.3.1): a random
+  // start and a counter, rather than a call into the CSPRNG for every block.
+  private nextToken = Math.floor(Math.random() * 0x100000000) >>> 0;
   private aborted = false;
+  /**
+   * One timer for the whole pull, not one per block: it is armed for the current block's
+   * retransmission deadline and, when it fires early (the block it was armed for was answered
+   * long ago), it re-arms for whatever is waiting now. Blocks arrive every few tens of
+   * microseconds, a retransmission is due after seconds, so it rarely fires at all.
+   */
+  private timer: NodeJS.Timeout | undefined;
+  private timerAt = 0;
 
   constructor(private readonly transport: DatagramTransport) {
     transport.onDatagram((datagram, remote) => this.onDatagram(datagram, remote));
@@ -68,18 +95,34 @@ export class BlockPuller {
 
   abort(): void {
     this.aborted = true;
+    const waiting = this.waiting;
+    this.stopTimer();
+    if (waiting) {
+      this.waiting = undefined;
+      waiting.reject(new PullError('aborted', 'aborted'));
+    }
   }
 
   async pull(options: PullOptions): Promise<void> {
+    try {
+      await this.pullBlocks(options);
+    } finally {
+      this.stopTimer();
+    }
+  }
+
+  private async pullBlocks(options: PullOptions): Promise<void> {
     let szx = options.szx;
     let offset = options.offset;
     let etag = options.etag;
     let total: number | undefined;
+    // The request's options are the same for every block but Block2 (the last of them by number).
+    const fixedOptions = [...pathOptions(options.target.path), ...queryOptions(options.target.query)].sort((a, b) => a.number - b.number);
     for (;;) {
       if (this.aborted) throw new PullError('aborted', 'aborted');
       const size = blockSize(szx);
       const num = Math.floor(offset / size);
-      const response = await this.exchange(options, num, szx);
+      const response = await this.exchange(options, fixedOptions, num, szx);
       if (codeClass(response.code) !== 2) {
         throw new PullError(`server answered ${formatCode(response.code)}: ${response.payload.toString('utf8').slice(0, 100)}`, 'refused');
       }
@@ -105,56 +148,78 @@ export class BlockPuller {
     }
   }
 
-  private exchange(options: PullOptions, num: number, szx: number): Promise<CoapMessage> {
-    const token = randomBytes(4);
+  private exchange(options: PullOptions, fixedOptions: CoapOption[], num: number, szx: number): Promise<CoapMessage> {
+    this.nextToken = (this.nextToken + 1) >>> 0;
+    const token = Buffer.allocUnsafe(4);
+    token.writeUInt32BE(this.nextToken, 0);
     const messageId = (this.nextMessageId = (this.nextMessageId + 1) & 0xffff);
     const bytes = serializeMessage({
       type: 'CON',
       code: CoapCode.GET,
       messageId,
       token,
-      options: [
-        ...pathOptions(options.target.path),
-        ...queryOptions(options.target.query),
-        { number: CoapOptionNumber.Block2, value: encodeBlock({ num, more: false, szx }) },
-      ].sort((a, b) => a.number - b.number),
-      payload: Buffer.alloc(0),
+      options: [...fixedOptions, { number: CoapOptionNumber.Block2, value: encodeBlock({ num, more: false, szx }) }],
+      payload: EMPTY,
     });
     return new Promise<CoapMessage>((resolve, reject) => {
-      let attempt = 0;
-      let timer: NodeJS.Timeout | undefined;
-      const send = (): void => {
-        if (this.aborted) {
-          this.waiting = undefined;
-          reject(new PullError('aborted', 'aborted'));
-          return;
-        }
-        if (attempt > options.maxRetransmit) {
-          this.waiting = undefined;
-          reject(new PullError(`no answer for block ${num} after ${attempt} transmissions`, 'lost'));
-          return;
-        }
-        const wait = options.ackTimeoutMs * 2 ** attempt * (1 + Math.random() * 0.5);
-        attempt++;
-        try {
-          this.transport.send(bytes, options.target.remote);
-        } catch {
-          // A closed socket: the timeout below reports the loss.
-        }
-        timer = setTimeout(send, wait);
-        timer.unref();
-      };
-      this.waiting = {
+      if (this.aborted) return reject(new PullError('aborted', 'aborted'));
+      const waiting: Waiting = {
         messageId,
         token,
-        resolve: (msg) => {
-          clearTimeout(timer);
-          this.waiting = undefined;
-          resolve(msg);
-        },
+        bytes,
+        remote: options.target.remote,
+        num,
+        attempt: 0,
+        dueAt: 0,
+        ackTimeoutMs: options.ackTimeoutMs,
+        maxRetransmit: options.maxRetransmit,
+        resolve,
+        reject,
       };
-      send();
+      this.waiting = waiting;
+      this.transmit(waiting);
     });
+  }
+
+  /** Sends (or re-sends) the waiting request and schedules its next retransmission (RFC 7252 §4.2). */
+  private transmit(waiting: Waiting): void {
+    const wait = waiting.ackTimeoutMs * 2 ** waiting.attempt * (1 + Math.random() * 0.5);
+    waiting.attempt++;
+    waiting.dueAt = Date.now() + wait;
+    try {
+      this.transport.send(waiting.bytes, waiting.remote);
+    } catch {
+      // A closed socket: the retransmission timeout reports the loss.
+    }
+    if (this.timer === undefined || this.timerAt > waiting.dueAt) this.armTimer(waiting.dueAt);
+  }
+
+  private armTimer(at: number): void {
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.timerAt = at;
+    this.timer = setTimeout(() => this.onTimer(), Math.max(0, at - Date.now()));
+    this.timer.unref();
+  }
+
+  private stopTimer(): void {
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+
+  private onTimer(): void {
+    this.timer = undefined;
+    const waiting = this.waiting;
+    if (waiting === undefined) return;
+    if (Date.now() < waiting.dueAt) {
+      this.armTimer(waiting.dueAt);
+      return;
+    }
+    if (waiting.attempt > waiting.maxRetransmit) {
+      this.waiting = undefined;
+      waiting.reject(new PullError(`no answer for block ${waiting.num} after ${waiting.attempt} transmissions`, 'lost'));
+      return;
+    }
+    this.transmit(waiting);
   }
 
   private onDatagram(datagram: Buffer, remote: RemoteAddress): void {
@@ -167,11 +232,15 @@ export class BlockPuller {
     const waiting = this.waiting;
     if (msg.type === 'CON') {
       // A separate response: acknowledge it whatever it is (duplicates included).
-      this.transport.send(serializeMessage({ type: 'ACK', code: 0, messageId: msg.messageId, token: Buffer.alloc(0), options: [], payload: Buffer.alloc(0) }), remote);
+      this.transport.send(serializeMessage({ type: 'ACK', code: 0, messageId: msg.messageId, token: EMPTY, options: [], payload: EMPTY }), remote);
     }
     if (!waiting || msg.code === CoapCode.Empty) return;
     if (!msg.token.equals(waiting.token)) return;
     if (msg.type === 'ACK' && msg.messageId !== waiting.messageId) return;
+    // The timer stays armed: it re-arms itself for the next block when it fires.
+    this.waiting = undefined;
     waiting.resolve(msg);
   }
 }
+
+const EMPTY = Buffer.alloc(0);

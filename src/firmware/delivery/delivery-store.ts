@@ -21,9 +21,14 @@ const isActive = (record: DeliveryRecord): boolean => record.state !== 'succeede
 
 export class MemoryDeliveryStore implements DeliveryStore {
   private readonly records = new Map<string, DeliveryRecord>();
+  /** Record ids by endpoint: the API asks per endpoint, and a fleet has thousands of records. */
+  private readonly idsByEndpoint = new Map<string, Set<string>>();
 
   async put(record: DeliveryRecord): Promise<void> {
     this.records.set(record.id, structuredClone(record));
+    let ids = this.idsByEndpoint.get(record.endpoint);
+    if (ids === undefined) this.idsByEndpoint.set(record.endpoint, (ids = new Set()));
+    ids.add(record.id);
   }
 
   async get(id: string): Promise<DeliveryRecord | undefined> {
@@ -32,8 +37,8 @@ export class MemoryDeliveryStore implements DeliveryStore {
   }
 
   async ofEndpoint(endpoint: string): Promise<DeliveryRecord[]> {
-    return [...this.records.values()]
-      .filter((record) => record.endpoint === endpoint)
+    return [...(this.idsByEndpoint.get(endpoint) ?? [])]
+      .map((id) => this.records.get(id)!)
       .sort((a, b) => b.createdAt - a.createdAt || b.id.localeCompare(a.id))
       .map((record) => structuredClone(record));
   }

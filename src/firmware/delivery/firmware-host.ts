@@ -4,6 +4,7 @@
  * return, with our ETag (a prefix of the image's SHA-256), so a device resuming from any
  * block after a reboot gets the same representation and can tell if it changed.
  */
+import type { Block2Served } from '../../coap/endpoint.js';
 import { getBlockOption } from '../../coap/options.js';
 import { CoapCode, CoapOptionNumber, type IncomingRequest, type OutgoingResponse } from '../../coap/types.js';
 import { ContentFormat } from '../../lwm2m/formats/types.js';
@@ -14,12 +15,27 @@ interface Hosted {
   bytes: Buffer;
   etag: Buffer;
   response: OutgoingResponse;
-  /** Told when a block is served through us (block 0 and re-fetches after the endpoint's cache expired). */
+  /** Told when a block is served: every block with blocksServed() wired, else block 0 and re-fetches after the endpoint's cache expired. */
   onFetch: ((blockNum: number, blockSize: number) => void) | undefined;
 }
 
 export class FirmwareHost {
   private readonly hosted = new Map<string, Hosted>();
+  /** The same entries by response object: what the endpoint's Block2 hook hands back. */
+  private readonly byResponse = new WeakMap<OutgoingResponse, Hosted>();
+
+  /**
+   * The listener for CoapEndpoint.onBlock2Served: every block served, including those the
+   * endpoint answers from its Block2 cache without asking us, reaches the delivery's onFetch.
+   * (handle() still reports what reaches it, for endpoints without the hook: progress is a
+   * position, so hearing of a block twice is harmless.)
+   */
+  blocksServed(): (served: Block2Served) => void {
+    return (served) => {
+      const entry = this.byResponse.get(served.response);
+      if (entry?.onFetch) entry.onFetch(served.num, 2 ** (served.szx + 4));
+    };
+  }
 
   /** Serves `bytes` at /fw/<token>; returns the path segments. */
   host(token: string, bytes: Buffer, sha256Hex: string, onFetch?: (blockNum: number, blockSize: number) => void): string[] {
@@ -31,11 +47,15 @@ export class FirmwareHost {
       contentFormat: ContentFormat.OPAQUE,
       options: [{ number: CoapOptionNumber.ETag, value: etag }],
     };
-    this.hosted.set(token, { bytes, etag, response, onFetch });
+    const entry: Hosted = { bytes, etag, response, onFetch };
+    this.hosted.set(token, entry);
+    this.byResponse.set(response, entry);
     return [PULL_PATH_PREFIX, token];
   }
 
   withdraw(token: string): void {
+    const entry = this.hosted.get(token);
+    if (entry) this.byResponse.delete(entry.response);
     this.hosted.delete(token);
   }
 

@@ -4,6 +4,7 @@
  * src/server.ts already has. Kept here so server.ts only wires it in.
  */
 import { join } from 'node:path';
+import type { Block2Served } from '../../coap/endpoint.js';
 import type { IncomingRequest, OutgoingResponse, RemoteAddress } from '../../coap/types.js';
 import type { Lwm2mServer } from '../../lwm2m/server/lwm2m-server.js';
 import type { Store } from '../../store/types.js';
@@ -30,6 +31,8 @@ export interface FirmwareModuleOptions {
   clock?: Clock;
   logger?: Logger;
   verifyImage?: ImageVerifier;
+  /** The CoAP endpoint serving the pull URIs: with it, pull progress counts every block served. */
+  coap?: { onBlock2Served(listener: (served: Block2Served) => void): void };
 }
 
 export interface FirmwareModule {
@@ -49,6 +52,7 @@ export async function createFirmwareModule(options: FirmwareModuleOptions): Prom
     clock: options.clock,
   });
   const host = new FirmwareHost();
+  options.coap?.onBlock2Served(host.blocksServed());
   const store = options.deliveries ?? (await defaultDeliveryStore(options.store));
   const deliveries = new DeliveryService({
     devices: options.lwm2m.devices,
