@@ -19,6 +19,7 @@ import type { TrustedKey } from '../../../src/firmware/manifest/verify.js';
 import { looksLikeSuit, splitPackage } from '../../../src/firmware/profiles/pairing-package.js';
 import type { SecurityProfile } from '../../../src/firmware/profiles/profile.js';
 import { verifyManifestForDevice } from '../../../src/firmware/profiles/verifier.js';
+import type { DeviceKeySource } from './key-source.js';
 
 export interface DeviceSuitConfig {
   /** The device's own profile; its trustAnchors are the CAs the device trusts. */
@@ -29,6 +30,8 @@ export interface DeviceSuitConfig {
   classId: Uint8Array;
   /** Opens encrypted payloads; its kid (if any) is the one images must be encrypted for. */
   decryptionKey?: PayloadDecryptionKey;
+  /** Where the decryption key lives (memory or a PKCS#11 token); takes precedence over decryptionKey. */
+  keySource?: DeviceKeySource;
   /** Sequence number of the factory image (default 0). */
   factorySequence?: number;
   /** For certificate validity (default Date.now). */
@@ -45,6 +48,7 @@ export function updateResultFor(code: ManifestErrorCode): 5 | 6 {
 
 export async function openSuitPackage(bytes: Uint8Array, config: DeviceSuitConfig, installedSequence: number): Promise<SuitPackageVerdict> {
   if (!looksLikeSuit(bytes)) return { ok: false, result: 6, reason: 'not a SUIT package: this device installs signed images only' };
+  const decryptionKey = config.keySource?.decryptionKey ?? config.decryptionKey;
   try {
     const { envelope, payload } = splitPackage(bytes);
     const verdict = await verifyManifestForDevice(envelope, config.profile, {
@@ -52,11 +56,11 @@ export async function openSuitPackage(bytes: Uint8Array, config: DeviceSuitConfi
       vendorId: config.vendorId,
       classId: config.classId,
       keys: config.keys,
-      encryptionKeyId: config.decryptionKey?.kid,
+      encryptionKeyId: decryptionKey?.kid,
       now: config.now?.() ?? Date.now(),
     });
     if (!verdict.ok) return { ok: false, result: updateResultFor(verdict.code), reason: verdict.reason };
-    const image = await openImage(verdict.summary, payload, config.decryptionKey);
+    const image = await openImage(verdict.summary, payload, decryptionKey);
     return { ok: true, image: Buffer.from(image), sequence: verdict.summary.sequenceNumber };
   } catch (err) {
     if (err instanceof ManifestError) return { ok: false, result: updateResultFor(err.code), reason: err.message };

@@ -5,6 +5,8 @@ import type { CoseSigner } from '../manifest/cose.js';
 import { ManifestError } from '../manifest/errors.js';
 import { p256PublicKeyFromPoint } from '../manifest/keys.js';
 import type { HsmConfig } from './config.js';
+import { joinLogin, leaveLogin, tokenKey } from './pkcs11-login.js';
+import { P256_SHARED_SECRET_BYTES, SHARED_SECRET_TEMPLATE, ecdhMechanism } from './pkcs11-ecdh.js';
 
 /** DER of the P-256 (prime256v1) curve OID, the CKA_EC_PARAMS value. */
 const P256_PARAMS = Buffer.from('06082a8648ce3d030107', 'hex');
@@ -58,8 +60,9 @@ function releaseModule(path: string): void {
 }
 
 /**
- * A session on a PKCS#11 token holding an ES256 firmware-signing key. The private key is
- * generated inside the token as sensitive and non-extractable; only the public key leaves it.
+ * A session on a PKCS#11 token holding one labelled P-256 key: an ES256 firmware-signing key
+ * (server, tier 3) or a key-agreement key (a tier-3 device's unwrapping key). The private key
+ * is generated inside the token as sensitive and non-extractable; only the public key leaves it.
  */
 export class Pkcs11Session {
   private constructor(
@@ -81,7 +84,7 @@ export class Pkcs11Session {
       if (!slot) throw new Error(`no token labelled '${config.tokenLabel}'`);
       const session = slot.open(graphene.SessionFlag.SERIAL_SESSION | graphene.SessionFlag.RW_SESSION);
       try {
-        session.login(config.pin, graphene.UserType.USER);
+        joinLogin(session, tokenKey(config.modulePath, config.tokenLabel), config.pin);
       } catch (err) {
         session.close();
         throw err;
@@ -104,16 +107,38 @@ export class Pkcs11Session {
 
   /** Creates the signing key pair unless one with the configured label exists; returns its public key. */
   ensureKeyPair(): KeyObject {
+    return this.ensureEcKeyPair('sign');
+  }
+
+  /**
+   * Creates a key-agreement (ECDH) key pair unless one with the configured label exists;
+   * returns its public key, the one images are encrypted for. The private half can derive
+   * but never sign, and never leaves the token.
+   */
+  ensureAgreementKeyPair(): KeyObject {
+    return this.ensureEcKeyPair('derive');
+  }
+
+  private ensureEcKeyPair(usage: 'sign' | 'derive'): KeyObject {
     try {
-      if (!this.findKey(graphene.ObjectClass.PRIVATE_KEY)) {
+      const existing = this.findKey(graphene.ObjectClass.PRIVATE_KEY);
+      if (existing) {
+        // A label names one key for one job: a signing key must not quietly serve as a KEK.
+        const can = existing.getAttribute({ sign: null, derive: null });
+        if (!(usage === 'sign' ? can.sign : can.derive)) {
+          throw new ManifestError('hsm-error', `key '${this.config.keyLabel}' exists but is not a ${usage === 'sign' ? 'signing' : 'key-agreement'} key`);
+        }
+      } else {
         const id = createHash('sha256').update(this.config.keyLabel).digest().subarray(0, 8);
+        const signs = usage === 'sign';
         this.session.generateKeyPair(
           graphene.KeyGenMechanism.EC,
-          { keyType: graphene.KeyType.EC, token: true, verify: true, label: this.config.keyLabel, id, paramsEC: P256_PARAMS },
+          { keyType: graphene.KeyType.EC, token: true, verify: signs, derive: false, label: this.config.keyLabel, id, paramsEC: P256_PARAMS },
           {
             keyType: graphene.KeyType.EC,
             token: true,
-            sign: true,
+            sign: signs,
+            derive: !signs,
             private: true,
             sensitive: true,
             extractable: false,
@@ -146,13 +171,40 @@ export class Pkcs11Session {
 
   /** Signs with CKM_ECDSA over the SHA-256 digest computed here. */
   signDigest(digest: Uint8Array): Uint8Array {
-    const priv = this.findKey(graphene.ObjectClass.PRIVATE_KEY);
-    if (!priv) throw new ManifestError('hsm-error', `no private key labelled '${this.config.keyLabel}'`);
     try {
+      const priv = this.findKey(graphene.ObjectClass.PRIVATE_KEY);
+      if (!priv) throw new Error(`no private key labelled '${this.config.keyLabel}'`);
       const sig = this.session.createSign('ECDSA', priv.toType<graphene.PrivateKey>()).once(Buffer.from(digest));
       return rawSignature(sig);
     } catch (err) {
       throw hsmError('signing failed', err);
+    }
+  }
+
+  /**
+   * ECDH inside the token (CKM_ECDH1_DERIVE, CKD_NULL) between the labelled private key and
+   * `peerPublicKey`; returns the 32-byte shared secret for the caller's KDF (see
+   * SHARED_SECRET_TEMPLATE for why it may leave the token). The derived object is destroyed
+   * at once so no secrets pile up in the session.
+   */
+  agree(peerPublicKey: KeyObject): Uint8Array {
+    const mechanism = ecdhMechanism(peerPublicKey);
+    let secret: graphene.SecretKey | undefined;
+    try {
+      const priv = this.findKey(graphene.ObjectClass.PRIVATE_KEY);
+      if (!priv) throw new Error(`no private key labelled '${this.config.keyLabel}'`);
+      secret = this.session.deriveKey(mechanism, priv.toType<graphene.Key>(), SHARED_SECRET_TEMPLATE);
+      const value = secret.getAttribute({ value: null }).value;
+      if (!value || value.length !== P256_SHARED_SECRET_BYTES) throw new Error(`derived secret has ${value?.length ?? 0} bytes`);
+      return new Uint8Array(value);
+    } catch (err) {
+      throw hsmError('ECDH derivation failed', err);
+    } finally {
+      try {
+        secret?.destroy();
+      } catch {
+        /* a session object dies with the session anyway */
+      }
     }
   }
 
@@ -167,11 +219,7 @@ export class Pkcs11Session {
   }
 
   close(): void {
-    try {
-      this.session.logout();
-    } catch {
-      /* not logged in any more */
-    }
+    leaveLogin(this.session, tokenKey(this.config.modulePath, this.config.tokenLabel));
     try {
       this.session.close();
     } finally {

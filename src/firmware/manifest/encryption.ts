@@ -14,10 +14,18 @@ export type PayloadRecipient =
   | { readonly kind: 'aes-kw'; readonly kek: Uint8Array; readonly kid?: Uint8Array }
   | { readonly kind: 'ecdh-es'; readonly publicKey: KeyObject; readonly kid?: Uint8Array };
 
-/** The device-side secret that opens a payload. */
+/**
+ * ECDH done wherever the device's private key lives (a PKCS#11 token, a secure element):
+ * returns the raw P-256 shared secret (the 32-byte x-coordinate) with `ephemeralPublicKey`.
+ * HKDF and AES-KW stay here, so a token only has to offer plain ECDH.
+ */
+export type KeyAgreement = (ephemeralPublicKey: KeyObject) => Uint8Array | Promise<Uint8Array>;
+
+/** The device-side secret that opens a payload: a key in memory, or a hook into a token. */
 export type PayloadDecryptionKey =
   | { readonly kind: 'aes-kw'; readonly kek: Uint8Array; readonly kid?: Uint8Array }
-  | { readonly kind: 'ecdh-es'; readonly privateKey: KeyObject; readonly kid?: Uint8Array };
+  | { readonly kind: 'ecdh-es'; readonly privateKey: KeyObject; readonly kid?: Uint8Array }
+  | { readonly kind: 'ecdh-es'; readonly agree: KeyAgreement; readonly kid?: Uint8Array };
 
 export interface EncryptedPayload {
   /** AES-128-GCM ciphertext with its 16-byte tag appended; detached from the COSE structure. */
@@ -164,7 +172,8 @@ async function unwrapCek(info: ParsedEncryptionInfo, key: PayloadDecryptionKey):
     try {
       if (key.kind === 'aes-kw') return aesKeyUnwrap(key.kek, r.wrapped);
       const ephemeral = publicKeyFromCose(r.unprotected.get(COSE_HEADER.ephemeralKey) ?? null);
-      const shared = await ecdhSharedSecret(key.privateKey, ephemeral);
+      const shared = 'agree' in key ? await key.agree(ephemeral) : await ecdhSharedSecret(key.privateKey, ephemeral);
+      if (shared.length !== 32) throw new ManifestError('hsm-error', `key agreement returned ${shared.length} bytes, P-256 gives 32`);
       return aesKeyUnwrap(hkdfSha256(shared, EMPTY, kdfContext(r.protectedBytes), 16), r.wrapped);
     } catch (err) {
       if (!(err instanceof ManifestError) || err.code !== 'decrypt-failed') throw err;

@@ -24,6 +24,7 @@ export {
   inflate,
   type PayloadRecipient,
   type PayloadDecryptionKey,
+  type KeyAgreement,
   type EncryptedPayload,
 } from './encryption.js';
 export { aesKeyWrap, aesKeyUnwrap, hkdfSha256 } from './keywrap.js';
