@@ -21,6 +21,8 @@ import type { SimInstance, SimObject } from './objects/base.js';
 import type { ObjectContext } from './objects/context.js';
 import { securityInstance } from './objects/security.js';
 import { serverInstance } from './objects/server.js';
+import { deviceSecurityFrom } from './bootstrap-security.js';
+import type { DeviceSecurity } from './dtls-transport.js';
 
 /** idle → requesting → bootstrapping → finished; any failure → failed (a new run starts over). */
 export type DeviceBootstrapState = 'idle' | 'requesting' | 'bootstrapping' | 'finished' | 'failed';
@@ -47,6 +49,8 @@ export interface BootstrapAccount {
   shortServerId: number;
   lifetimeSec: number;
   binding: string;
+  /** The DTLS credentials written for a coaps:// account (absent for NoSec). */
+  security?: DeviceSecurity;
 }
 
 export interface DeviceBootstrapOptions {
@@ -68,7 +72,7 @@ export interface DeviceBootstrapOptions {
   finishTimeoutMs?: number;
 }
 
-const SECURITY = { uri: 0, bootstrap: 1, mode: 2, shortServerId: 10 } as const;
+const SECURITY = { uri: 0, bootstrap: 1, mode: 2, identity: 3, serverKey: 4, secret: 5, shortServerId: 10 } as const;
 const SERVER = { shortServerId: 0, lifetime: 1, binding: 7 } as const;
 const NOSEC = 3;
 
@@ -278,11 +282,18 @@ export class DeviceBootstrap {
       if (typeof uri !== 'string' || uri === '') continue;
       const server = sorted(this.options.server.instances).find(([, s]) => value(s, SERVER.shortServerId) === ssid);
       if (!server) continue;
-      if (value(security, SECURITY.mode) !== NOSEC) return `account ${String(ssid)} needs DTLS, which this simulated device does not speak`;
+      const mode = Number(value(security, SECURITY.mode));
+      let dtls: DeviceSecurity | undefined;
+      if (mode !== NOSEC) {
+        const found = deviceSecurityFrom({ mode, identity: opaque(security, SECURITY.identity), serverKey: opaque(security, SECURITY.serverKey), secret: opaque(security, SECURITY.secret) });
+        if (typeof found === 'string') return `account ${String(ssid)}: ${found}`;
+        if (!uri.startsWith('coaps://')) return `account ${String(ssid)} has DTLS credentials but the URI ${uri} is not coaps://`;
+        dtls = found;
+      }
       const lifetime = value(server[1], SERVER.lifetime);
       const binding = value(server[1], SERVER.binding);
       return {
-        account: { uri, shortServerId: Number(ssid), lifetimeSec: Number(lifetime), binding: typeof binding === 'string' ? binding : 'U' },
+        account: { uri, shortServerId: Number(ssid), lifetimeSec: Number(lifetime), binding: typeof binding === 'string' ? binding : 'U', ...(dtls ? { security: dtls } : {}) },
         serverId: server[0],
       };
     }
@@ -308,6 +319,11 @@ export class DeviceBootstrap {
   private transition(event: DeviceBootstrapEvent): void {
     this.current = nextBootstrapState(this.current, event);
   }
+}
+
+function opaque(instance: SimInstance | undefined, id: number): Buffer {
+  const content = value(instance, id);
+  return Buffer.isBuffer(content) ? content : Buffer.alloc(0);
 }
 
 function shortServerIdOf(instance: ObjectInstance): number {

@@ -7,7 +7,7 @@
 import type { FastifyInstance } from 'fastify';
 import { BootstrapConfigError, parseBootstrapConfig, redactBootstrapConfig, type BootstrapConfig } from '../lwm2m/bootstrap/config.js';
 import type { BootstrapSessionStatus } from '../lwm2m/bootstrap/bootstrap-server.js';
-import type { AuditLog, BootstrapConfigStore, JsonObject } from '../store/types.js';
+import { StoreConflictError, type AuditLog, type BootstrapConfigStore, type JsonObject } from '../store/types.js';
 import type { Logger } from '../util/logger.js';
 import { ApiError } from './errors.js';
 
@@ -65,7 +65,13 @@ export function registerBootstrapRoutes(app: FastifyInstance, deps: BootstrapApi
     const config = validated(request.body);
     const existed = (await deps.configs.get(endpoint)) !== undefined;
     // Stored normalised (hex in lower case, nothing unknown): the session reads exactly this.
-    await deps.configs.put(endpoint, JSON.parse(JSON.stringify(config)) as JsonObject);
+    try {
+      await deps.configs.put(endpoint, JSON.parse(JSON.stringify(config)) as JsonObject);
+    } catch (err) {
+      // E.g. a bootstrap PSK identity that already belongs to another endpoint.
+      if (err instanceof StoreConflictError) throw new ApiError(409, 'conflict', err.message);
+      throw err;
+    }
     await audit(existed ? 'bootstrap.config.replaced' : 'bootstrap.config.created', endpoint);
     void reply.code(existed ? 200 : 201);
     return { endpoint, config: redactBootstrapConfig(config) };

@@ -34,7 +34,7 @@ export function tempDataDir(): string {
 
 export async function startServerProcess(extraArgs: string[] = []): Promise<ServerProcess> {
   const dataDirArgs = extraArgs.includes('--data-dir') ? [] : ['--data-dir', tempDataDir()];
-  const child = runCli(['serve', '--coap-port', '0', '--coaps-port', '0', '--bootstrap-port', '0', '--http-port', '0', '--coap-host', '127.0.0.1', ...dataDirArgs, ...extraArgs]);
+  const child = runCli(['serve', '--coap-port', '0', '--coaps-port', '0', '--bootstrap-port', '0', '--bootstrap-coaps-port', '0', '--http-port', '0', '--coap-host', '127.0.0.1', ...dataDirArgs, ...extraArgs]);
   const lines: string[] = [];
   let stderr = '';
   child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));

@@ -14,7 +14,7 @@ export interface TestServer extends RunningServer {
 export async function startTestServer(overrides: Partial<ServerConfig> = {}): Promise<TestServer> {
   const dataDir = mkdtempSync(join(tmpdir(), 'lwm2m-test-'));
   const server = await startServer(
-    { ...defaultServerConfig, coapHost: '127.0.0.1', coapPort: 0, coapsPort: 0, bootstrapPort: 0, httpPort: 0, dataDir, ...overrides },
+    { ...defaultServerConfig, coapHost: '127.0.0.1', coapPort: 0, coapsPort: 0, bootstrapPort: 0, bootstrapCoapsPort: 0, httpPort: 0, dataDir, ...overrides },
     silentLogger,
   );
   return {

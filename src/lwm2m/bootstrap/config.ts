@@ -5,6 +5,7 @@
  * that decides what is acceptable, so the API, the store and the sessions agree.
  */
 import { InvalidPathError, parsePath, pathLevel } from '../path.js';
+import { BootstrapCredentialsError, parseBootstrapAccountSection, redactBootstrapAccountSection, type BootstrapAccountSection } from './secure-credentials.js';
 
 export type BootstrapSecurityMode = 'nosec' | 'psk' | 'rpk' | 'x509';
 
@@ -35,6 +36,8 @@ export interface BootstrapServerAccount {
   /** Instance ids to write; chosen by the session when absent. */
   securityInstanceId?: number;
   serverInstanceId?: number;
+  /** Also put this account's credential into the LwM2M server's security store when a bootstrap is accepted (see secure-credentials.ts). */
+  registerCredentials?: boolean;
 }
 
 export interface BootstrapAclEntry {
@@ -48,6 +51,8 @@ export interface BootstrapAclEntry {
 
 export interface BootstrapConfig {
   servers: BootstrapServerAccount[];
+  /** The device's bootstrap credentials: with them it must bootstrap over CoAPS (see secure-credentials.ts). */
+  bootstrap?: BootstrapAccountSection;
   /** Bootstrap-Delete targets sent before the writes; default ["/0", "/1"] (and "/2" when acl is given). */
   deletePaths?: string[];
   acl?: BootstrapAclEntry[];
@@ -67,9 +72,9 @@ export class BootstrapConfigError extends Error {
 const SERVER_FIELDS = new Set([
   'shortId', 'uri', 'securityMode', 'lifetime', 'binding', 'pskIdentity', 'pskKey', 'clientPublicKey', 'clientPrivateKey',
   'serverPublicKey', 'clientCertificate', 'serverCertificate', 'defaultMinPeriod', 'defaultMaxPeriod', 'notificationStoring',
-  'securityInstanceId', 'serverInstanceId',
+  'securityInstanceId', 'serverInstanceId', 'registerCredentials',
 ]);
-const CONFIG_FIELDS = new Set(['servers', 'deletePaths', 'acl', 'discover', 'retries', 'requestTimeoutSec']);
+const CONFIG_FIELDS = new Set(['servers', 'deletePaths', 'acl', 'discover', 'retries', 'requestTimeoutSec', 'bootstrap']);
 const ACL_FIELDS = new Set(['objectId', 'instanceId', 'access', 'owner']);
 const MODES: readonly BootstrapSecurityMode[] = ['nosec', 'psk', 'rpk', 'x509'];
 /** Key material each mode needs (beyond pskIdentity for psk). */
@@ -167,6 +172,11 @@ function parseServer(value: unknown, index: number): BootstrapServerAccount {
   }
   if (value.securityInstanceId !== undefined) account.securityInstanceId = integerIn(value.securityInstanceId, `${where}.securityInstanceId`, 0, 65534);
   if (value.serverInstanceId !== undefined) account.serverInstanceId = integerIn(value.serverInstanceId, `${where}.serverInstanceId`, 0, 65534);
+  if (value.registerCredentials !== undefined) {
+    if (typeof value.registerCredentials !== 'boolean') throw new BootstrapConfigError(`${where}.registerCredentials must be true or false`);
+    if (value.registerCredentials && securityMode === 'nosec') throw new BootstrapConfigError(`${where}.registerCredentials needs a psk, rpk or x509 account`);
+    account.registerCredentials = value.registerCredentials;
+  }
   return account;
 }
 
@@ -222,6 +232,16 @@ export function parseBootstrapConfig(value: unknown): BootstrapConfig {
   unique(config.servers.map((s) => s.shortId), 'shortId');
   unique(config.servers.flatMap((s) => (s.securityInstanceId === undefined ? [] : [s.securityInstanceId])), 'securityInstanceId');
   unique(config.servers.flatMap((s) => (s.serverInstanceId === undefined ? [] : [s.serverInstanceId])), 'serverInstanceId');
+  // The security store holds one credential per endpoint.
+  if (config.servers.filter((s) => s.registerCredentials === true).length > 1) throw new BootstrapConfigError('registerCredentials may be true on one server account only');
+  if (value.bootstrap !== undefined) {
+    try {
+      config.bootstrap = parseBootstrapAccountSection(value.bootstrap);
+    } catch (err) {
+      if (err instanceof BootstrapCredentialsError) throw new BootstrapConfigError(err.message);
+      throw err;
+    }
+  }
   if (value.deletePaths !== undefined) {
     if (!Array.isArray(value.deletePaths)) throw new BootstrapConfigError('deletePaths must be an array of paths like ["/0", "/1"]');
     config.deletePaths = value.deletePaths.map(parseDeletePath);
@@ -257,7 +277,7 @@ export function redactBootstrapConfig(config: BootstrapConfig): Record<string, u
     }
     return shown;
   });
-  return { ...config, servers };
+  return { ...config, servers, ...(config.bootstrap ? { bootstrap: redactBootstrapAccountSection(config.bootstrap) } : {}) };
 }
 
 /** Default Bootstrap-Delete targets: the server accounts (the device keeps its bootstrap account), and ACLs when we write them. */
