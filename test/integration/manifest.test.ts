@@ -315,7 +315,7 @@ describe('signed manifests on a server whose clock is past the signer certificat
     const shift = 2 * 365 * 86_400_000;
     const clock: Clock = { now: () => Date.now() + shift, setTimeout: systemClock.setTimeout, clearTimeout: systemClock.clearTimeout };
     const dataDir = mkdtempSync(join(tmpdir(), 'lwm2m-expired-'));
-    const server = await startServer({ ...defaultServerConfig, store: 'memory', coapHost: '127.0.0.1', coapPort: 0, coapsPort: 0, httpPort: 0, bootstrapPort: 0, dataDir }, silentLogger, clock);
+    const server = await startServer({ ...defaultServerConfig, store: 'memory', coapHost: '127.0.0.1', coapPort: 0, coapsPort: 0, httpPort: 0, bootstrapPort: 0, bootstrapCoapsPort: 0, dataDir }, silentLogger, clock);
     const base = `http://127.0.0.1:${server.httpPort}`;
     const sim = new SimulatedDevice({ serverUri: `coap://127.0.0.1:${server.coapPort}`, endpointName: 'old-clock', lifetimeSec: 300, retryDelayMs: 0 });
     try {

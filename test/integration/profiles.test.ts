@@ -304,7 +304,7 @@ describe('security profiles in SQLite', () => {
 
   it('keeps profiles and pairings across a restart, does not re-add a deleted default, and seals MAC secrets', async () => {
     dataDir = mkdtempSync(join(tmpdir(), 'lwm2m-profiles-'));
-    const config = { ...defaultServerConfig, coapHost: '127.0.0.1', coapPort: 0, coapsPort: 0, httpPort: 0, bootstrapPort: 0, dataDir };
+    const config = { ...defaultServerConfig, coapHost: '127.0.0.1', coapPort: 0, coapsPort: 0, httpPort: 0, bootstrapPort: 0, bootstrapCoapsPort: 0, dataDir };
     running = await startServer(config, silentLogger);
     let base = `http://127.0.0.1:${running.httpPort}`;
     expect((await api(base, 'PUT', '/api/profiles/fleet-t1', tier1Body)).status).toBe(201);
