@@ -3,8 +3,14 @@
  * leave through ctx.sendDatagram and decrypted application data through ctx.deliver.
  * Legality of every handshake step is decided by handshake-machine.ts; this class performs
  * the effects (crypto, flights, retransmission).
+ *
+ * Memory: a server holds thousands of established sessions, so everything only the
+ * handshake needs lives in one `Handshake` object that is dropped when the client's Finished
+ * is verified. An established session keeps its keys, two replay windows, its sequence
+ * counters and, until the client's first application data proves it has our Finished, the
+ * 12 bytes needed to resend our last flight.
  */
-import { createECDH, randomBytes, sign, verify, type ECDH, type KeyObject } from 'node:crypto';
+import { createECDH, randomBytes, sign, timingSafeEqual, verify, type ECDH, type KeyObject } from 'node:crypto';
 import type { RemoteAddress } from '../coap/types.js';
 import type { Clock, TimerHandle } from '../util/clock.js';
 import { u8 } from './bytes.js';
@@ -61,13 +67,23 @@ export interface HelloContext {
 
 type FlightEntry = { kind: 'handshake'; epoch: number; message: HandshakeMessage } | { kind: 'ccs' };
 
-interface ReadState {
-  protection?: RecordProtection;
-  window: ReplayWindow;
-}
-interface WriteState {
-  protection?: RecordProtection;
-  sequence: number;
+/** Handshake-only state: everything here is garbage once the session is established. */
+interface Handshake {
+  readonly negotiated: Negotiated;
+  readonly serverRandom: Buffer;
+  readonly sessionId: Buffer;
+  readonly inbox: HandshakeInbox;
+  readonly transcript: Buffer[];
+  nextSendSeq: number;
+  pendingRead?: RecordProtection;
+  pendingWrite?: RecordProtection;
+  master?: Buffer;
+  ecdh?: ECDH;
+  clientPublicKey?: KeyObject;
+  lastFlight?: FlightEntry[];
+  timer?: TimerHandle;
+  retransmissions: number;
+  retransmitDelay: number;
 }
 
 export class DtlsConnection {
@@ -77,60 +93,61 @@ export class DtlsConnection {
   identity?: DtlsPeerIdentity;
   readonly ownCid: Buffer;
   readonly suite: CipherSuite;
-  readonly sessionId: Buffer;
   readonly clientRandom: Buffer;
-  private readonly serverRandom = randomBytes(32);
-  private readonly negotiated: Negotiated;
+  readonly wasResumed: boolean;
   private readonly peerCid?: Buffer;
-  private readonly resumed: boolean;
+  private hs?: Handshake;
 
-  private readonly inbox: HandshakeInbox;
-  private readonly transcript: Buffer[] = [];
-  private nextSendSeq: number;
-  private readonly reads = new Map<number, ReadState>();
-  private readonly writes = new Map<number, WriteState>();
-  private readEpoch = 0;
-  private writeEpoch = 0;
-  private pendingRead?: RecordProtection;
-  private pendingWrite?: RecordProtection;
-  private master?: Buffer;
-  private ecdh?: ECDH;
-  private clientPublicKey?: KeyObject;
-
-  private lastFlight?: FlightEntry[];
+  /** Epoch 0 reads: until our last flight is known to have arrived (see `finalFinished`). */
+  private window0?: ReplayWindow;
+  private window1?: ReplayWindow;
+  private read1?: RecordProtection;
+  private write1?: RecordProtection;
+  private writeSeq0: number;
+  private writeSeq1 = 0;
   /** Client messages below this seq belong to the flight before our last one. */
   private peerFlightStartSeq = 0;
-  private timer?: TimerHandle;
-  private retransmissions = 0;
-  private retransmitDelay: number;
+  /** The client's next handshake message_seq once the handshake is over. */
+  private peerNextSeq = 0;
+  /**
+   * Full handshake only: our Finished, kept after establishment so that a repeat of the
+   * client's final flight (our CCS+Finished was lost) can be answered, until the client's
+   * first application data shows it has them.
+   */
+  private finalFinished?: HandshakeMessage;
   private resentForCurrentDatagram = false;
 
   constructor(private readonly ctx: ConnectionContext, remote: RemoteAddress, hc: HelloContext) {
     this.remote = remote;
     this.lastActivity = ctx.clock.now();
-    this.negotiated = hc.negotiated;
     this.suite = hc.resume?.suite ?? hc.negotiated.suite;
     this.clientRandom = Buffer.from(hc.hello.random);
     this.ownCid = hc.ownCid;
     if (hc.negotiated.peerCid && hc.negotiated.peerCid.length > 0) this.peerCid = hc.negotiated.peerCid;
-    this.resumed = hc.resume !== undefined;
-    this.sessionId = hc.resume?.sessionId ?? (ctx.limits.sessionCacheSize > 0 ? randomBytes(32) : Buffer.alloc(0));
-    this.retransmitDelay = ctx.limits.initialRetransmitMs;
-    // Stateless cookie exchange: our numbering continues from the client's (RFC 6347 §4.2.2),
-    // and our record numbers start above the HelloVerifyRequest that reused the client's.
-    this.nextSendSeq = hc.helloMessage.messageSeq;
-    this.inbox = new HandshakeInbox(hc.helloMessage.messageSeq + 1);
-    this.reads.set(0, { window: new ReplayWindow() });
-    this.reads.get(0)!.window.mark(hc.helloRecordSequence);
-    this.writes.set(0, { sequence: hc.helloRecordSequence + 1 });
-    this.transcript.push(encodeHandshakeMessage(hc.helloMessage));
+    this.wasResumed = hc.resume !== undefined;
+    const hs: Handshake = {
+      negotiated: hc.negotiated,
+      serverRandom: randomBytes(32),
+      sessionId: hc.resume?.sessionId ?? (ctx.limits.sessionCacheSize > 0 ? randomBytes(32) : Buffer.alloc(0)),
+      // Stateless cookie exchange: our numbering continues from the client's (RFC 6347 §4.2.2),
+      // and our record numbers start above the HelloVerifyRequest that reused the client's.
+      inbox: new HandshakeInbox(hc.helloMessage.messageSeq + 1),
+      transcript: [encodeHandshakeMessage(hc.helloMessage)],
+      nextSendSeq: hc.helloMessage.messageSeq,
+      retransmissions: 0,
+      retransmitDelay: ctx.limits.initialRetransmitMs,
+    };
+    this.hs = hs;
+    this.window0 = new ReplayWindow();
+    this.window0.mark(hc.helloRecordSequence);
+    this.writeSeq0 = hc.helloRecordSequence + 1;
     if (hc.resume) {
       this.identity = hc.resume.identity;
       this.phase = 'resumedAwaitChangeCipherSpec';
-      this.startResumed(hc.resume);
+      this.startResumed(hs, hc.resume);
     } else {
       this.phase = 'awaitClientKeyExchange';
-      this.startFull();
+      this.startFull(hs);
     }
   }
 
@@ -144,12 +161,12 @@ export class DtlsConnection {
 
   // ---- flights we send -------------------------------------------------------------
 
-  private serverHelloExtensions(): Array<{ type: number; data: Buffer }> {
-    const n = this.negotiated;
+  private serverHelloExtensions(hs: Handshake): Array<{ type: number; data: Buffer }> {
+    const n = hs.negotiated;
     const out: Array<{ type: number; data: Buffer }> = [];
     if (n.secureRenegotiation) out.push({ type: ExtensionType.RenegotiationInfo, data: Buffer.from([0]) });
     if (n.extendedMasterSecret) out.push({ type: ExtensionType.ExtendedMasterSecret, data: Buffer.alloc(0) });
-    if (!this.resumed) {
+    if (!this.wasResumed) {
       if (n.ecPointFormats) out.push({ type: ExtensionType.EcPointFormats, data: Buffer.from([1, 0]) });
       if (n.clientCert?.viaExtension) out.push({ type: ExtensionType.ClientCertificateType, data: u8(certTypeCode(n.clientCert.kind)) });
       if (n.serverCert?.viaExtension) out.push({ type: ExtensionType.ServerCertificateType, data: u8(certTypeCode(n.serverCert.kind)) });
@@ -158,26 +175,26 @@ export class DtlsConnection {
     return out;
   }
 
-  private nextMessage(msgType: number, body: Buffer): HandshakeMessage {
-    const message = { msgType, messageSeq: this.nextSendSeq++, body };
-    this.transcript.push(encodeHandshakeMessage(message));
+  private nextMessage(hs: Handshake, msgType: number, body: Buffer): HandshakeMessage {
+    const message = { msgType, messageSeq: hs.nextSendSeq++, body };
+    hs.transcript.push(encodeHandshakeMessage(message));
     return message;
   }
 
-  private startFull(): void {
-    const n = this.negotiated;
+  private startFull(hs: Handshake): void {
+    const n = hs.negotiated;
     const flight: FlightEntry[] = [];
     const add = (msgType: number, body: Buffer): void => {
-      flight.push({ kind: 'handshake', epoch: 0, message: this.nextMessage(msgType, body) });
+      flight.push({ kind: 'handshake', epoch: 0, message: this.nextMessage(hs, msgType, body) });
     };
-    add(HandshakeType.ServerHello, encodeServerHello({ random: this.serverRandom, sessionId: this.sessionId, cipherSuite: this.suite.id, extensions: this.serverHelloExtensions() }));
+    add(HandshakeType.ServerHello, encodeServerHello({ random: hs.serverRandom, sessionId: hs.sessionId, cipherSuite: this.suite.id, extensions: this.serverHelloExtensions(hs) }));
     if (this.suite.keyExchange === 'ecdhe_ecdsa') {
       const creds = this.ctx.ecdsa!;
       const serverCert = n.serverCert!;
       add(HandshakeType.Certificate, encodeCertificate(serverCert.kind, serverCert.kind === 'rpk' ? [creds.spkiDer] : creds.chainDer));
-      this.ecdh = createECDH('prime256v1');
-      const params = ecdheServerParams(this.ecdh.generateKeys());
-      const signature = sign('sha256', Buffer.concat([this.clientRandom, this.serverRandom, params]), { key: creds.privateKey, dsaEncoding: 'der' });
+      hs.ecdh = createECDH('prime256v1');
+      const params = ecdheServerParams(hs.ecdh.generateKeys());
+      const signature = sign('sha256', Buffer.concat([this.clientRandom, hs.serverRandom, params]), { key: creds.privateKey, dsaEncoding: 'der' });
       add(HandshakeType.ServerKeyExchange, encodeEcdheServerKeyExchange(params, signature));
       if (n.clientCert) {
         add(HandshakeType.CertificateRequest, encodeCertificateRequest());
@@ -187,57 +204,64 @@ export class DtlsConnection {
       add(HandshakeType.ServerKeyExchange, encodePskServerKeyExchange(this.ctx.psk.hint));
     }
     add(HandshakeType.ServerHelloDone, Buffer.alloc(0));
-    this.sendNewFlight(flight, true);
+    this.sendNewFlight(hs, flight, true);
   }
 
-  private startResumed(resume: ResumableSession): void {
-    const hello = this.nextMessage(HandshakeType.ServerHello, encodeServerHello({ random: this.serverRandom, sessionId: this.sessionId, cipherSuite: this.suite.id, extensions: this.serverHelloExtensions() }));
-    this.master = resume.masterSecret;
-    this.deriveKeys();
-    const finished = this.nextMessage(HandshakeType.Finished, finishedVerifyData(this.master, 'server', this.transcriptHash()));
-    this.sendNewFlight([{ kind: 'handshake', epoch: 0, message: hello }, { kind: 'ccs' }, { kind: 'handshake', epoch: 1, message: finished }], true);
+  private startResumed(hs: Handshake, resume: ResumableSession): void {
+    const hello = this.nextMessage(hs, HandshakeType.ServerHello, encodeServerHello({ random: hs.serverRandom, sessionId: hs.sessionId, cipherSuite: this.suite.id, extensions: this.serverHelloExtensions(hs) }));
+    hs.master = resume.masterSecret;
+    this.deriveKeys(hs);
+    const finished = this.nextMessage(hs, HandshakeType.Finished, finishedVerifyData(hs.master, 'server', transcriptHash(hs)));
+    this.sendNewFlight(hs, [{ kind: 'handshake', epoch: 0, message: hello }, { kind: 'ccs' }, { kind: 'handshake', epoch: 1, message: finished }], true);
   }
 
-  private sendNewFlight(flight: FlightEntry[], expectsReply: boolean): void {
-    this.lastFlight = flight;
-    this.peerFlightStartSeq = this.inbox.expectedSeq;
-    this.transmitFlight();
-    this.cancelTimer();
+  private sendNewFlight(hs: Handshake, flight: FlightEntry[], expectsReply: boolean): void {
+    hs.lastFlight = flight;
+    this.peerFlightStartSeq = hs.inbox.expectedSeq;
+    this.transmitFlight(flight);
+    this.cancelTimer(hs);
     if (expectsReply) {
-      this.retransmissions = 0;
-      this.retransmitDelay = this.ctx.limits.initialRetransmitMs;
-      this.armTimer();
+      hs.retransmissions = 0;
+      hs.retransmitDelay = this.ctx.limits.initialRetransmitMs;
+      this.armTimer(hs);
     }
   }
 
-  private armTimer(): void {
-    this.timer = this.ctx.clock.setTimeout(() => this.onRetransmitTimer(), this.retransmitDelay);
+  private armTimer(hs: Handshake): void {
+    hs.timer = this.ctx.clock.setTimeout(() => this.onRetransmitTimer(), hs.retransmitDelay);
   }
 
-  private cancelTimer(): void {
-    if (this.timer) this.ctx.clock.clearTimeout(this.timer);
-    this.timer = undefined;
+  private cancelTimer(hs: Handshake | undefined): void {
+    if (hs?.timer) this.ctx.clock.clearTimeout(hs.timer);
+    if (hs) hs.timer = undefined;
   }
 
   private onRetransmitTimer(): void {
-    this.timer = undefined;
+    const hs = this.hs;
+    if (!hs) return;
+    hs.timer = undefined;
     if (!isHandshaking(this.phase)) return;
-    if (this.retransmissions >= this.ctx.limits.maxRetransmissions) {
+    if (hs.retransmissions >= this.ctx.limits.maxRetransmissions) {
       this.closeWith('handshake timed out', transition(this.phase, 'RetransmissionsExhausted'));
       return;
     }
-    this.retransmissions++;
+    hs.retransmissions++;
     this.ctx.stats.retransmissions++;
-    this.retransmitDelay = Math.min(this.retransmitDelay * 2, this.ctx.limits.maxRetransmitMs);
-    this.transmitFlight();
-    this.armTimer();
+    hs.retransmitDelay = Math.min(hs.retransmitDelay * 2, this.ctx.limits.maxRetransmitMs);
+    if (hs.lastFlight) this.transmitFlight(hs.lastFlight);
+    this.armTimer(hs);
   }
 
-  /** Encodes the last flight afresh (new record numbers) and packs it into PMTU-sized datagrams. */
-  private transmitFlight(): void {
-    if (!this.lastFlight) return;
+  /** The flight to resend when the client repeats its previous one, if we still have it. */
+  private currentFlight(): FlightEntry[] | undefined {
+    if (this.hs) return this.hs.lastFlight;
+    return this.finalFinished ? [{ kind: 'ccs' }, { kind: 'handshake', epoch: 1, message: this.finalFinished }] : undefined;
+  }
+
+  /** Encodes a flight afresh (new record numbers) and packs it into PMTU-sized datagrams. */
+  private transmitFlight(flight: FlightEntry[]): void {
     const records: Buffer[] = [];
-    for (const entry of this.lastFlight) {
+    for (const entry of flight) {
       if (entry.kind === 'ccs') {
         records.push(this.encodeRecord(0, ContentType.ChangeCipherSpec, Buffer.from([1])));
         continue;
@@ -263,13 +287,19 @@ export class DtlsConnection {
   }
 
   private encodeRecord(epoch: number, type: number, content: Buffer): Buffer {
-    const state = this.writes.get(epoch)!;
-    const sequence = state.sequence++;
+    if (epoch === 0 || !this.write1) {
+      const sequence = this.writeSeq0++;
+      if (sequence > MAX_SEQUENCE) throw new Error('DTLS sequence number space exhausted');
+      return encodeRecord({ type, version: DTLS_1_2, epoch: 0, sequence, fragment: content });
+    }
+    const sequence = this.writeSeq1++;
     if (sequence > MAX_SEQUENCE) throw new Error('DTLS sequence number space exhausted');
-    if (!state.protection) return encodeRecord({ type, version: DTLS_1_2, epoch, sequence, fragment: content });
-    const cid = this.peerCid;
-    const header = { type: cid ? ContentType.Tls12Cid : type, version: DTLS_1_2, epoch, sequence, ...(cid ? { cid } : {}) };
-    return encodeRecord({ ...header, fragment: state.protection.seal(header, type, content) });
+    return this.write1.sealRecord(DTLS_1_2, 1, sequence, this.peerCid, type, content);
+  }
+
+  /** The epoch we write in: 1 once our ChangeCipherSpec is out. */
+  private get writeEpoch(): number {
+    return this.write1 ? 1 : 0;
   }
 
   // ---- records we receive ----------------------------------------------------------
@@ -285,13 +315,15 @@ export class DtlsConnection {
    */
   handleRecord(record: DtlsRecord, from: RemoteAddress): boolean {
     if (this.phase === 'closed') return false;
-    const read = this.reads.get(record.epoch);
-    if (!read) {
+    const epoch = record.epoch;
+    const window = epoch === 1 ? this.window1 : epoch === 0 ? this.window0 : undefined;
+    if (!window) {
       this.ctx.stats.recordsDroppedNoSession++;
       return false;
     }
+    const protection = epoch === 1 ? this.read1 : undefined;
     const usesCid = record.type === ContentType.Tls12Cid;
-    if (read.protection) {
+    if (protection) {
       // Once a CID is agreed, protected records must carry it (and only ours).
       if (this.ownCid.length > 0 ? !usesCid || !record.cid!.equals(this.ownCid) : usesCid) {
         this.ctx.stats.recordsDroppedMalformed++;
@@ -301,14 +333,14 @@ export class DtlsConnection {
       this.ctx.stats.recordsDroppedMalformed++;
       return false;
     }
-    if (!read.window.check(record.sequence)) {
+    if (!window.check(record.sequence)) {
       this.ctx.stats.recordsDroppedReplay++;
       return false;
     }
     let type = record.type;
     let content = record.fragment;
-    if (read.protection) {
-      const opened = read.protection.open(record, record.fragment);
+    if (protection) {
+      const opened = protection.open(record, record.fragment);
       if (!opened) {
         this.ctx.stats.recordsDroppedBadMac++;
         // During the handshake a Finished that does not decrypt means the keys differ
@@ -321,13 +353,12 @@ export class DtlsConnection {
       type = opened.type;
       content = opened.content;
     }
-    const newest = read.window.isNewest(record.sequence);
-    read.window.mark(record.sequence);
+    const newest = window.isNewest(record.sequence);
+    window.mark(record.sequence);
     if (usesCid && newest && (from.address !== this.remote.address || from.port !== this.remote.port)) {
       this.ctx.onAddressChange(this, from);
     }
     this.lastActivity = this.ctx.clock.now();
-    const epoch = record.epoch;
     switch (type) {
       case ContentType.Handshake:
         this.onHandshakeRecord(content, epoch);
@@ -341,8 +372,9 @@ export class DtlsConnection {
         break;
       case ContentType.ApplicationData:
         if (epoch > 0 && this.phase === 'established') {
-          this.lastFlight = undefined; // the client has our Finished: no more retransmissions needed
-          this.ctx.deliver(Buffer.from(content), this.remote);
+          if (this.window0) this.dropFinalFlight();
+          // Decrypted content is a fresh buffer of its own: handed up without a copy.
+          this.ctx.deliver(content, this.remote);
         }
         break;
       default:
@@ -354,7 +386,7 @@ export class DtlsConnection {
   private onAlert(content: Buffer, epoch: number): void {
     if (content.length !== 2) return;
     // An unprotected alert cannot end a protected session: anyone could forge it.
-    if (epoch === 0 && this.readEpoch > 0 && this.phase === 'established') return;
+    if (epoch === 0 && this.window1 && this.phase === 'established') return;
     this.ctx.stats.alertsReceived++;
     const [level, description] = content;
     if (description === AlertDescription.CloseNotify) {
@@ -379,15 +411,26 @@ export class DtlsConnection {
         this.onEvent('ClientHello');
         continue;
       }
-      if (epoch === 0 && this.readEpoch > 0) {
+      if (epoch === 0 && this.window1) {
         // Unprotected handshake data after the client switched keys can only be a
         // retransmission; anything else is unauthenticated and must not touch the session.
         if (fragment.messageSeq < this.peerFlightStartSeq) this.resendOnce();
         continue;
       }
+      const hs = this.hs;
+      if (!hs) {
+        // Established: the handshake is over and its reassembly state gone. Old messages
+        // are the client repeating its final flight; anything new is unexpected.
+        if (fragment.messageSeq < this.peerNextSeq) {
+          if (fragment.messageSeq < this.peerFlightStartSeq) this.resendOnce();
+          continue;
+        }
+        this.onEvent(eventFor(fragment.msgType));
+        continue;
+      }
       let result;
       try {
-        result = this.inbox.add(fragment);
+        result = hs.inbox.add(fragment);
       } catch {
         this.fail(AlertDescription.DecodeError, 'inconsistent handshake fragments');
         return;
@@ -411,10 +454,12 @@ export class DtlsConnection {
 
   /** RFC 6347 §4.2.4: a repeat of the client's previous flight means ours was lost. */
   private resendOnce(): void {
-    if (this.resentForCurrentDatagram || !this.lastFlight) return;
+    if (this.resentForCurrentDatagram) return;
+    const flight = this.currentFlight();
+    if (!flight) return;
     this.resentForCurrentDatagram = true;
     this.ctx.stats.retransmissions++;
-    this.transmitFlight();
+    this.transmitFlight(flight);
   }
 
   private onEvent(event: HandshakeEvent, message?: HandshakeMessage): void {
@@ -451,8 +496,8 @@ export class DtlsConnection {
       case 'CertificateVerify':
         return this.onCertificateVerify(message!);
       case 'ChangeCipherSpec':
-        this.readEpoch = 1;
-        this.reads.set(1, { protection: this.pendingRead, window: new ReplayWindow() });
+        this.read1 = this.hs!.pendingRead;
+        this.window1 = new ReplayWindow();
         return undefined;
       case 'Finished':
         return this.onClientFinished(message!);
@@ -462,23 +507,25 @@ export class DtlsConnection {
   }
 
   private onClientCertificate(message: HandshakeMessage): { alert: number; reason: string } | undefined {
-    const kind = this.negotiated.clientCert!.kind;
+    const kind = this.hs!.negotiated.clientCert!.kind;
     let items: Buffer[];
     try {
       items = parseCertificate(kind, message.body);
     } catch {
       return { alert: AlertDescription.DecodeError, reason: 'malformed Certificate' };
     }
+    const hs = this.hs!;
     const creds = this.ctx.ecdsa!;
     const check = kind === 'rpk' ? checkRawPublicKey(items[0], creds.rpkAllowed) : verifyClientChain(items, creds.trustAnchors, this.ctx.clock.now());
     if (!check.ok) return { alert: check.alert, reason: check.reason };
-    this.clientPublicKey = check.publicKey;
+    hs.clientPublicKey = check.publicKey;
     this.identity = kind === 'rpk' ? { kind: 'rpk', publicKeyDer: items[0] } : { kind: 'x509', subjectCN: check.subjectCN, chainDer: items };
-    this.transcript.push(encodeHandshakeMessage(message));
+    hs.transcript.push(encodeHandshakeMessage(message));
     return undefined;
   }
 
   private onClientKeyExchange(message: HandshakeMessage): { alert: number; reason: string } | undefined {
+    const hs = this.hs!;
     let premaster: Buffer;
     try {
       if (this.suite.keyExchange === 'psk') {
@@ -492,20 +539,20 @@ export class DtlsConnection {
         this.identity = { kind: 'psk', identity };
         premaster = pskPremaster(psk);
       } else {
-        premaster = this.ecdh!.computeSecret(parseEcdheClientKeyExchange(message.body));
-        this.ecdh = undefined;
+        premaster = hs.ecdh!.computeSecret(parseEcdheClientKeyExchange(message.body));
+        hs.ecdh = undefined;
       }
     } catch {
       return { alert: AlertDescription.IllegalParameter, reason: 'bad ClientKeyExchange' };
     }
-    this.transcript.push(encodeHandshakeMessage(message));
-    this.master = masterSecret({
+    hs.transcript.push(encodeHandshakeMessage(message));
+    hs.master = masterSecret({
       premaster,
       clientRandom: this.clientRandom,
-      serverRandom: this.serverRandom,
-      ...(this.negotiated.extendedMasterSecret ? { sessionHash: this.transcriptHash() } : {}),
+      serverRandom: hs.serverRandom,
+      ...(hs.negotiated.extendedMasterSecret ? { sessionHash: transcriptHash(hs) } : {}),
     });
-    this.deriveKeys();
+    this.deriveKeys(hs);
     return undefined;
   }
 
@@ -517,63 +564,66 @@ export class DtlsConnection {
       return { alert: AlertDescription.DecodeError, reason: 'malformed CertificateVerify' };
     }
     if (parsed.algorithm !== SIG_ECDSA_SHA256) return { alert: AlertDescription.IllegalParameter, reason: 'CertificateVerify algorithm not offered' };
-    const signed = Buffer.concat(this.transcript);
+    const hs = this.hs!;
+    const signed = Buffer.concat(hs.transcript);
     let good = false;
     try {
-      good = verify('sha256', signed, { key: this.clientPublicKey!, dsaEncoding: 'der' }, parsed.signature);
+      good = verify('sha256', signed, { key: hs.clientPublicKey!, dsaEncoding: 'der' }, parsed.signature);
     } catch {
       good = false;
     }
     if (!good) return { alert: AlertDescription.DecryptError, reason: 'CertificateVerify signature invalid' };
-    this.transcript.push(encodeHandshakeMessage(message));
+    hs.transcript.push(encodeHandshakeMessage(message));
     return undefined;
   }
 
   private onClientFinished(message: HandshakeMessage): { alert: number; reason: string } | undefined {
-    const expected = finishedVerifyData(this.master!, 'client', this.transcriptHash());
-    if (message.body.length !== expected.length || !message.body.equals(expected)) {
+    const hs = this.hs!;
+    const expected = finishedVerifyData(hs.master!, 'client', transcriptHash(hs));
+    if (message.body.length !== expected.length || !timingSafeEqual(message.body, expected)) {
       return { alert: AlertDescription.DecryptError, reason: 'client Finished verify_data mismatch' };
     }
-    this.transcript.push(encodeHandshakeMessage(message));
-    if (!this.resumed) {
-      const finished = this.nextMessage(HandshakeType.Finished, finishedVerifyData(this.master!, 'server', this.transcriptHash()));
-      this.writes.set(1, { protection: this.pendingWrite, sequence: 0 });
-      this.writeEpoch = 1;
-      this.sendNewFlight([{ kind: 'ccs' }, { kind: 'handshake', epoch: 1, message: finished }], false);
+    hs.transcript.push(encodeHandshakeMessage(message));
+    if (!this.wasResumed) {
+      const finished = this.nextMessage(hs, HandshakeType.Finished, finishedVerifyData(hs.master!, 'server', transcriptHash(hs)));
+      this.write1 = hs.pendingWrite;
+      this.sendNewFlight(hs, [{ kind: 'ccs' }, { kind: 'handshake', epoch: 1, message: finished }], false);
+      this.finalFinished = finished;
     }
     return undefined;
   }
 
-  private deriveKeys(): void {
-    const block = keyBlock(this.master!, this.clientRandom, this.serverRandom, keyBlockLength(this.suite));
+  private deriveKeys(hs: Handshake): void {
+    const block = keyBlock(hs.master!, this.clientRandom, hs.serverRandom, keyBlockLength(this.suite));
     const keys = splitKeyBlock(this.suite, block);
-    this.pendingRead = createRecordProtection(this.suite, keys.client);
-    this.pendingWrite = createRecordProtection(this.suite, keys.server);
-    if (this.resumed) {
-      // Our Finished goes first in an abbreviated handshake.
-      this.writes.set(1, { protection: this.pendingWrite, sequence: 0 });
-      this.writeEpoch = 1;
-    }
-  }
-
-  private transcriptHash(): Buffer {
-    return sha256(Buffer.concat(this.transcript));
+    hs.pendingRead = createRecordProtection(this.suite, keys.client);
+    hs.pendingWrite = createRecordProtection(this.suite, keys.server);
+    // Our Finished goes first in an abbreviated handshake.
+    if (this.wasResumed) this.write1 = hs.pendingWrite;
   }
 
   private onHandshakeComplete(): void {
-    this.cancelTimer();
-    this.transcript.length = 0;
+    const hs = this.hs!;
+    this.cancelTimer(hs);
+    this.peerNextSeq = hs.inbox.expectedSeq;
     this.ctx.onEstablished(this);
+    this.hs = undefined;
   }
 
-  /** Data for the cache, so a later ClientHello can resume this session. */
+  /**
+   * After the client's first authenticated application data: it has our last flight, so
+   * nothing it sends unprotected can matter to this session any more.
+   */
+  private dropFinalFlight(): void {
+    this.finalFinished = undefined;
+    this.window0 = undefined;
+  }
+
+  /** Data for the cache, so a later ClientHello can resume this session (during onEstablished). */
   resumable(): ResumableSession | undefined {
-    if (!this.master || !this.identity || this.sessionId.length === 0) return undefined;
-    return { sessionId: this.sessionId, masterSecret: this.master, suite: this.suite, extendedMasterSecret: this.negotiated.extendedMasterSecret, identity: this.identity };
-  }
-
-  get wasResumed(): boolean {
-    return this.resumed;
+    const hs = this.hs;
+    if (!hs?.master || !this.identity || hs.sessionId.length === 0) return undefined;
+    return { sessionId: hs.sessionId, masterSecret: hs.master, suite: this.suite, extendedMasterSecret: hs.negotiated.extendedMasterSecret, identity: this.identity };
   }
 
   // ---- application side ------------------------------------------------------------
@@ -609,11 +659,16 @@ export class DtlsConnection {
     if (wasHandshaking && !failed) this.ctx.emit({ kind: 'handshakeFailed', remote: { ...this.remote }, reason });
     if (wasHandshaking) this.ctx.stats.handshakesFailed++;
     this.phase = 'closed';
-    this.cancelTimer();
-    this.lastFlight = undefined;
+    this.cancelTimer(this.hs);
+    this.hs = undefined;
+    this.finalFinished = undefined;
     this.ctx.emit({ kind: 'sessionClosed', remote: { ...this.remote }, reason });
     this.ctx.onClosed(this);
   }
+}
+
+function transcriptHash(hs: Handshake): Buffer {
+  return sha256(Buffer.concat(hs.transcript));
 }
 
 function eventFor(msgType: number): HandshakeEvent {

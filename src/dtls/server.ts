@@ -4,6 +4,7 @@
  * by Connection ID, the stateless cookie exchange, limits, the resumption cache and stats.
  */
 import { randomBytes } from 'node:crypto';
+import { peerKey } from '../coap/peer-key.js';
 import type { RemoteAddress } from '../coap/types.js';
 import { systemClock, type Clock, type TimerHandle } from '../util/clock.js';
 import { DtlsConnection, type ConnectionContext } from './connection.js';
@@ -30,7 +31,14 @@ export interface DtlsServerIo {
   deliver(data: Buffer, remote: RemoteAddress): void;
 }
 
-const keyOf = (r: RemoteAddress): string => `${r.address}|${r.port}`;
+/** Shared by every session without a Connection ID (never written to). */
+const NO_CID = Buffer.alloc(0);
+
+/** Sessions by address cost no string per datagram: an IPv4 peer's key is one number. */
+const keyOf = peerKey;
+
+/** A Connection ID of up to 6 bytes is its own number; longer ones fall back to hex. */
+const cidKey = (cid: Buffer): number | string => (cid.length <= 6 ? (cid.length === 0 ? -1 : cid.readUIntBE(0, cid.length) + cid.length * 2 ** 48) : cid.toString('hex'));
 
 export class DtlsServer {
   readonly limits: DtlsLimits;
@@ -38,8 +46,8 @@ export class DtlsServer {
   private readonly counters = emptyStats();
   private readonly cookies: CookieFactory;
   private readonly ecdsa?: EcdsaCredentials;
-  private readonly byAddress = new Map<string, DtlsConnection>();
-  private readonly byCid = new Map<string, DtlsConnection>();
+  private readonly byAddress = new Map<number | string, DtlsConnection>();
+  private readonly byCid = new Map<number | string, DtlsConnection>();
   private readonly cache: SessionCache;
   private readonly rateLimiter: PerIpRateLimiter;
   private readonly ctx: ConnectionContext;
@@ -93,12 +101,16 @@ export class DtlsServer {
   private handleRecords(datagram: Buffer, from: RemoteAddress): void {
     const { records, malformed } = parseRecords(datagram, this.limits.cidLength);
     this.counters.recordsDroppedMalformed += malformed;
-    const touched = new Set<DtlsConnection>();
+    // Almost every datagram is one record for one session: remember the last few sessions
+    // begun instead of allocating a set per datagram.
+    let first: DtlsConnection | undefined;
+    let others: DtlsConnection[] | undefined;
     for (const record of records) {
       const connection = this.route(record, from);
       if (!connection) continue;
-      if (!touched.has(connection)) {
-        touched.add(connection);
+      if (connection !== first && !others?.includes(connection)) {
+        if (!first) first = connection;
+        else (others ??= []).push(connection);
         connection.beginDatagram();
       }
       connection.handleRecord(record, from);
@@ -108,7 +120,7 @@ export class DtlsServer {
   /** Finds the session a record belongs to, or handles it statelessly (ClientHello). */
   private route(record: DtlsRecord, from: RemoteAddress): DtlsConnection | undefined {
     if (record.type === ContentType.Tls12Cid) {
-      const byCid = this.byCid.get(record.cid!.toString('hex'));
+      const byCid = this.byCid.get(cidKey(record.cid!));
       if (!byCid) this.counters.recordsDroppedNoSession++;
       return byCid;
     }
@@ -171,14 +183,14 @@ export class DtlsServer {
     }
     if (existing) existing.close('replaced by a new handshake from the same address', true);
     const resume = this.resumable(hello, result.value.extendedMasterSecret);
-    const ownCid = result.value.peerCid !== undefined ? this.newCid() : Buffer.alloc(0);
+    const ownCid = result.value.peerCid !== undefined ? this.newCid() : NO_CID;
     this.counters.handshakesStarted++;
     const connection = new DtlsConnection(this.ctx, { ...from }, {
       hello, helloMessage: message, helloRecordSequence: record.sequence, negotiated: result.value, ownCid, ...(resume ? { resume } : {}),
     });
     if (connection.phase === 'closed') return;
     this.byAddress.set(keyOf(from), connection);
-    if (ownCid.length > 0) this.byCid.set(ownCid.toString('hex'), connection);
+    if (ownCid.length > 0) this.byCid.set(cidKey(ownCid), connection);
   }
 
   private resumable(hello: ClientHello, ems: boolean) {
@@ -192,7 +204,7 @@ export class DtlsServer {
   private newCid(): Buffer {
     for (;;) {
       const cid = randomBytes(this.limits.cidLength);
-      if (!this.byCid.has(cid.toString('hex'))) return cid;
+      if (!this.byCid.has(cidKey(cid))) return cid;
     }
   }
 
@@ -213,7 +225,7 @@ export class DtlsServer {
   private forget(c: DtlsConnection): void {
     const key = keyOf(c.remote);
     if (this.byAddress.get(key) === c) this.byAddress.delete(key);
-    if (c.ownCid.length > 0 && this.byCid.get(c.ownCid.toString('hex')) === c) this.byCid.delete(c.ownCid.toString('hex'));
+    if (c.ownCid.length > 0 && this.byCid.get(cidKey(c.ownCid)) === c) this.byCid.delete(cidKey(c.ownCid));
   }
 
   private moveSession(c: DtlsConnection, to: RemoteAddress): void {

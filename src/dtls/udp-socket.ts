@@ -10,6 +10,10 @@ export interface BoundUdpSocket {
   close(): Promise<void>;
 }
 
+const SOCKET_BUFFER_BYTES = 4 * 1024 * 1024;
+/** Longest close() waits for queued datagrams. */
+const CLOSE_DRAIN_MS = 200;
+
 export function bindUdpSocket(host: string, port: number): Promise<BoundUdpSocket> {
   const bare = host.startsWith('[') && host.endsWith(']') ? host.slice(1, -1) : host;
   const socket = dgram.createSocket({ type: isIPv6(bare) ? 'udp6' : 'udp4' });
@@ -25,21 +29,23 @@ export function bindUdpSocket(host: string, port: number): Promise<BoundUdpSocke
       socket.on('error', () => {});
       const bound = socket.address();
       let closed = false;
-      // Sends still queued in Node when close() runs are silently dropped, and the last
-      // thing we send is often a close_notify: close() waits for them (briefly).
-      let pending = 0;
-      let drained: (() => void) | undefined;
-      const sent = (): void => {
-        if (--pending === 0) drained?.();
-      };
+      // As the plain CoAP transport: larger kernel buffers for bursts (failures are harmless).
+      for (const set of [() => socket.setRecvBufferSize(SOCKET_BUFFER_BYTES), () => socket.setSendBufferSize(SOCKET_BUFFER_BYTES)]) {
+        try {
+          set();
+        } catch {
+          /* the OS keeps its default size */
+        }
+      }
       let handler: (d: Buffer, r: RemoteAddress) => void = () => {};
       socket.on('message', (d, info) => handler(d, { address: info.address, port: info.port }));
       resolve({
         local: { address: bound.address, port: bound.port },
         send(datagram, remote) {
           if (closed) return;
-          pending++;
-          socket.send(datagram, remote.port, remote.address, sent);
+          // No completion callback: without one Node sends synchronously when it can and
+          // skips a callback per datagram. Errors still reach the 'error' listener.
+          socket.send(datagram, remote.port, remote.address);
         },
         onMessage(h) {
           handler = h;
@@ -47,17 +53,19 @@ export function bindUdpSocket(host: string, port: number): Promise<BoundUdpSocke
         close() {
           if (closed) return Promise.resolve();
           closed = true;
+          // Sends still queued in Node when close() runs are silently dropped, and the last
+          // thing we send is often a close_notify: close() waits for them (briefly). A send
+          // first passes an address lookup (next tick), then may wait in libuv's queue.
           return new Promise((done) => {
-            let finished = false;
-            const finish = (): void => {
-              if (finished) return;
-              finished = true;
-              clearTimeout(cap);
+            const giveUpAt = Date.now() + CLOSE_DRAIN_MS;
+            const attempt = (): void => {
+              if (socket.getSendQueueCount() > 0 && Date.now() < giveUpAt) {
+                setTimeout(attempt, 2);
+                return;
+              }
               socket.close(() => done());
             };
-            const cap = setTimeout(finish, 200);
-            if (pending === 0) finish();
-            else drained = finish;
+            setImmediate(attempt);
           });
         },
       });
