@@ -295,9 +295,8 @@ export class DtlsClientConnection {
     const sequence = state.sequence++;
     if (sequence > MAX_SEQUENCE) throw new Error('DTLS sequence number space exhausted');
     if (!state.protection) return encodeRecord({ type, version: DTLS_1_2, epoch, sequence, fragment: content });
-    const cid = this.peerCid;
-    const header = { type: cid ? ContentType.Tls12Cid : type, version: DTLS_1_2, epoch, sequence, ...(cid ? { cid } : {}) };
-    return encodeRecord({ ...header, fragment: state.protection.seal(header, type, content) });
+    // Header and protected fragment in one allocation (the server's send path does the same).
+    return state.protection.sealRecord(DTLS_1_2, epoch, sequence, this.peerCid, type, content);
   }
 
   private sendAlert(level: number, description: number): void {
