@@ -8,6 +8,7 @@ import { createLogger } from '../src/util/logger.js';
 import type { Lwm2mVersion } from './device/content.js';
 import { parseServerUri } from './device/simulated-device.js';
 import { Fleet, type FleetMilestone } from './fleet.js';
+import { BootstrapFleet } from './device/bootstrap-fleet.js';
 
 const positiveInteger = (text: string): number => {
   const value = Number(text);
@@ -41,7 +42,8 @@ const print = (line: object): void => void process.stdout.write(JSON.stringify(l
 const program = new Command()
   .name('simulate')
   .description('Run a fleet of simulated LwM2M devices against a server')
-  .requiredOption('--server <uri>', 'server URI, coap://host:port', serverUri)
+  .option('--server <uri>', 'server URI, coap://host:port (required unless --bootstrap)', serverUri)
+  .option('--bootstrap <uri>', 'bootstrap server URI, coap://host:port: bootstrap first, then register with the server given', serverUri)
   .option('--devices <n>', 'number of devices', positiveInteger, 100)
   .option('--prefix <text>', 'endpoint name prefix', 'sim-')
   .option('--lifetime <seconds>', 'registration lifetime', positiveInteger, 300)
@@ -50,7 +52,8 @@ const program = new Command()
   .option('--start-rate <rate>', 'devices started per second, e.g. 200/s', parseRate, 200)
   .option('--log-level <level>', 'pino level for device logs', 'warn')
   .action(async (options: {
-    server: string;
+    server?: string;
+    bootstrap?: string;
     devices: number;
     prefix: string;
     lifetime: number;
@@ -59,6 +62,30 @@ const program = new Command()
     startRate: number;
     logLevel: string;
   }) => {
+    if (options.bootstrap !== undefined) {
+      const bootstrapped = new BootstrapFleet(
+        {
+          bootstrapUri: options.bootstrap,
+          count: options.devices,
+          prefix: options.prefix,
+          lwm2mVersion: options.lwm2m,
+          startRatePerSec: options.startRate,
+          logger: createLogger(options.logLevel),
+        },
+        print,
+      );
+      const stopBootstrapped = async (signal: string): Promise<void> => {
+        print({ msg: 'stopping', signal, registered: bootstrapped.registeredCount });
+        await bootstrapped.stop();
+        process.exit(0);
+      };
+      process.once('SIGINT', () => void stopBootstrapped('SIGINT'));
+      process.once('SIGTERM', () => void stopBootstrapped('SIGTERM'));
+      setInterval(() => {}, 1 << 30);
+      await bootstrapped.start();
+      return;
+    }
+    if (options.server === undefined) throw new InvalidArgumentError('--server <uri> is required (or --bootstrap <uri>)');
     const fleet = new Fleet(
       {
         serverUri: options.server,

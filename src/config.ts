@@ -16,6 +16,25 @@ export interface ServerConfig {
   queueAwakeTimeSec?: number;
   /** Extra time after a lifetime runs out before a registration is dropped (default 15 s). */
   expiryGraceSec?: number;
+  /** UDP port of the bootstrap server on coapHost; 0 = pick a free port. Undefined = 5685, skipped with a warning when taken. */
+  bootstrapPort?: number;
+  /** UDP port of the bootstrap server's CoAPS (DTLS) listener on coapHost; 0 = a free port. Undefined = 5686, skipped with a warning when taken. */
+  bootstrapCoapsPort?: number;
+  /** UDP port of the CoAPS (DTLS) listener on coapHost; 0 = pick a free port. Default 5684. */
+  coapsPort?: number;
+  /** Devices without security info may use plain CoAP (default true for now). An endpoint with security info never may. */
+  allowNoSec?: boolean;
+  /** The server's P-256 key and certificate chain (PEM files, leaf first); default: a self-signed pair made in dataDir. */
+  dtlsKeyFile?: string;
+  dtlsCertFile?: string;
+  /** Trust anchors (PEM) client certificates must chain to; without it X.509 devices cannot connect. */
+  dtlsCaFile?: string;
+  /** Largest firmware image accepted by POST /api/firmware (default 64 MiB). */
+  maxImageBytes?: number;
+  /** Host devices use to reach our CoAP port in pull URIs (default: the bound address, or 127.0.0.1 when bound to all). */
+  firmwarePullHost?: string;
+  /** The rollout scheduler's clock runs this many times faster than real time (rehearsals; default 1). */
+  timeScale?: number;
 }
 
 export const defaultServerConfig: ServerConfig = {
@@ -28,6 +47,8 @@ export const defaultServerConfig: ServerConfig = {
   logLevel: 'info',
   objectDirs: [],
   store: 'sqlite',
+  coapsPort: 5684,
+  allowNoSec: true,
 };
 
 export class ConfigError extends Error {
@@ -54,4 +75,12 @@ export function parseSeconds(text: string, flag: string): number {
     throw new ConfigError(`${flag} must be a number of seconds (0 or more), got "${text}"`);
   }
   return seconds;
+}
+
+/** A size flag in bytes: a positive whole number. */
+export function parseByteCount(text: string, flag: string): number {
+  if (!/^\d+$/.test(text) || Number(text) < 1 || !Number.isSafeInteger(Number(text))) {
+    throw new ConfigError(`${flag} must be a positive whole number of bytes, got "${text}"`);
+  }
+  return Number(text);
 }

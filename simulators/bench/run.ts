@@ -19,6 +19,8 @@ const resultsFile = resolve(here, '../../bench-results.json');
 const SECTION_BENCHES: [string, string, string][] = [
   ['manifest', 'manifest-bench.js', 'runManifestBench'],
   ['dtls', 'dtls-bench.js', 'runDtlsBench'],
+  ['firmware', 'firmware-bench.js', 'runFirmwareBench'],
+  ['rollout', 'rollout-bench.js', 'runRolloutBench'],
 ];
 
 const WINDOW = 256;
@@ -104,7 +106,7 @@ async function startServer(store: StoreKind): Promise<ListeningProcess> {
   const dataDir = mkdtempSync(join(os.tmpdir(), 'lwm2m-bench-'));
   const server = await startListening(
     serverCli,
-    ['serve', '--coap-port', '0', '--coaps-port', '0', '--http-port', '0', '--log-level', 'warn', '--store', store, '--data-dir', dataDir],
+    ['serve', '--coap-port', '0', '--coaps-port', '0', '--bootstrap-port', '0', '--bootstrap-coaps-port', '0', '--http-port', '0', '--log-level', 'warn', '--store', store, '--data-dir', dataDir],
     ['--expose-gc'],
   );
   return {

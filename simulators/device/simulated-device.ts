@@ -26,18 +26,25 @@ import { systemClock, type Clock, type TimerHandle } from '../../src/util/clock.
 import { silentLogger, type Logger } from '../../src/util/logger.js';
 import { defaultFormat, encodeComposite, type Lwm2mVersion } from './content.js';
 import { SleepableTransport } from './device-transport.js';
+import { connectDeviceDtls, type DeviceSecurity } from './dtls-transport.js';
 import { nextState, type DeviceEvent, type DeviceState } from './lifecycle.js';
 import { ObjectTree } from './object-tree.js';
 import { connectivityObject } from './objects/connectivity.js';
 import { seedFrom, type ObjectContext } from './objects/context.js';
 import { deviceObject } from './objects/device.js';
 import { firmwareObject } from './objects/firmware.js';
+import { createDeviceFirmware, type SimulatedFirmwareOptions } from './firmware/device-firmware.js';
+import type { FirmwareUpdater } from './firmware/firmware-updater.js';
+import { ShapedTransport } from './firmware/link-shaper.js';
 import { securityObject } from './objects/security.js';
 import { SERVER_RESOURCE, serverObject } from './objects/server.js';
 import { AttributeStore, type NotificationAttributes } from './observe/attributes.js';
 import { ObservationSet, type ObservationEntry, type ObservationTarget, type Rendered } from './observe/observations.js';
 import { registrationPayload, registrationQuery } from './registration.js';
 import { handleDeviceRequest, render, type RequestContext } from './request-handler.js';
+import { DeviceBootstrap, type BootstrapAccount } from './bootstrap-client.js';
+import { deviceLinkFor, type DeviceLink } from './bootstrap-link.js';
+import { DeviceDiscretion, discretionObject, type DiscretionSchedule } from './objects/discretion.js';
 
 export interface QueueCycle {
   /** How long the device stays awake after registering or waking. */
@@ -48,8 +55,14 @@ export interface QueueCycle {
 
 export interface SimulatedDeviceOptions {
   endpointName: string;
-  /** coap://host:port (port 5683 when absent). */
+  /** coap://host:port (port 5683 when absent); may be left empty when bootstrapUri is given. */
   serverUri: string;
+  /** coap://host:port of a bootstrap server: the device bootstraps first, then registers with the server it was given. */
+  bootstrapUri?: string;
+  /** How long to wait for Bootstrap-Finish (default 60 s). */
+  bootstrapTimeoutMs?: number;
+  /** DTLS credentials of the bootstrap account; required with a coaps:// bootstrap URI. */
+  bootstrapSecurity?: DeviceSecurity;
   lifetimeSec?: number;
   lwm2mVersion?: Lwm2mVersion;
   /** Transport binding letters (default "U"). */
@@ -77,6 +90,16 @@ export interface SimulatedDeviceOptions {
   retryDelayMs?: number;
   /** CoAP ACK_TIMEOUT of the device's endpoint (default 2000 ms). */
   ackTimeoutMs?: number;
+  /** DTLS credentials; required with a coaps:// server URI (the handshake runs in start()). */
+  security?: DeviceSecurity;
+  /** Object 5: slots (persisted when stateDir is given), failure behaviours, link shape. */
+  firmware?: SimulatedFirmwareOptions;
+  /** Object 26250 Update Discretion (busy/idle cycle, battery, deferral); absent = the device has no such object. */
+  discretion?: DiscretionSchedule;
+  /** Largest request body the device accepts (a pushed package; default 16 MiB). */
+  maxBodyBytes?: number;
+  /** Block size exponent the device prefers (szx 0..6): a larger Block1 push is renegotiated down. */
+  blockSzx?: number;
 }
 
 export interface RequestSummary {
@@ -115,7 +138,8 @@ export function parseServerUri(uri: string): RemoteAddress {
   const match = /^coaps?:\/\/(\[[^\]]+\]|[^:/]+)(?::(\d+))?\/?$/.exec(uri);
   if (!match) throw new Error(`server URI "${uri}" is not coap://host:port`);
   const host = match[1].replace(/^\[|\]$/g, '');
-  return { address: host === 'localhost' ? '127.0.0.1' : host, port: match[2] ? Number(match[2]) : 5683 };
+  const defaultPort = uri.startsWith('coaps:') ? 5684 : 5683;
+  return { address: host === 'localhost' ? '127.0.0.1' : host, port: match[2] ? Number(match[2]) : defaultPort };
 }
 
 const MAX_RETRY_DELAY_MS = 300_000;
@@ -126,7 +150,8 @@ export class SimulatedDevice {
   private readonly clock: Clock;
   private readonly logger: Logger;
   private readonly model: ObjectModel;
-  private readonly server: RemoteAddress;
+  private server: RemoteAddress;
+  private readonly bootstrapClient: DeviceBootstrap | undefined;
   private readonly version: Lwm2mVersion;
   private readonly queueMode: boolean;
   private readonly queueCycle: QueueCycle | false;
@@ -136,10 +161,18 @@ export class SimulatedDevice {
   private readonly attributes = new AttributeStore();
   private readonly observations: ObservationSet;
   private readonly requestContext: RequestContext;
+  /** The device's Object 5 behind its slots; exposed for tests and the fleet runner. */
+  readonly firmware: FirmwareUpdater;
+  /** Object 26250 (when options.discretion is given): tests turn the device busy or idle through it. */
+  readonly discretion: DeviceDiscretion | undefined;
 
   private current: DeviceState = 'unregistered';
   private endpoint: CoapEndpoint | undefined;
   private transport: SleepableTransport | undefined;
+  /** The DTLS link the endpoint uses (undefined: plain UDP). */
+  private link: DeviceLink | undefined;
+  /** Bootstrap links still open for a moment after Bootstrap-Finish, with their close timers. */
+  private readonly retiring: (CoapEndpoint | TimerHandle)[] = [];
   private location: string[] | undefined;
   /** What the server last heard, so an update only carries what changed. */
   private announced = { lifetimeSec: 0, binding: '' };
@@ -155,7 +188,8 @@ export class SimulatedDevice {
     this.clock = options.clock ?? systemClock;
     this.logger = options.logger ?? silentLogger;
     this.model = options.model ?? defaultModel();
-    this.server = parseServerUri(options.serverUri);
+    // Until bootstrap says otherwise, a bootstrapping device has no LwM2M server.
+    this.server = options.bootstrapUri && !options.serverUri ? parseServerUri(options.bootstrapUri) : parseServerUri(options.serverUri);
     this.version = options.lwm2mVersion ?? '1.1';
     this.queueMode = options.queueMode ?? false;
     this.queueCycle = options.queueCycle ?? (this.queueMode ? { awakeMs: 30_000, sleepMs: 60_000 } : false);
@@ -175,13 +209,28 @@ export class SimulatedDevice {
       onRegistrationChange: () => this.soon(() => this.updateOrRecover()),
     };
     const shortServerId = options.shortServerId ?? 123;
+    this.firmware = createDeviceFirmware({
+      options: options.firmware,
+      factoryVersion: options.firmwareVersion ?? '1.0.0',
+      bindHost: () => this.bindHost(),
+      onChange: () => this.observations?.checkNow(),
+      reboot: () => this.scheduleReboot(),
+      log: (message) => this.logger.info({ ep: options.endpointName }, message),
+    });
+    const security = securityObject(this.objectContext, shortServerId);
+    const server = serverObject(this.objectContext, shortServerId);
+    this.discretion = options.discretion ? new DeviceDiscretion(this.clock, options.discretion) : undefined;
+    const sleepCycle = this.queueCycle;
+    if (this.discretion && sleepCycle) this.discretion.sleep = () => ({ awakeMs: sleepCycle.awakeMs });
     this.tree = new ObjectTree([
-      securityObject(this.objectContext, shortServerId),
-      serverObject(this.objectContext, shortServerId),
-      deviceObject(this.objectContext, options.firmwareVersion ?? '1.0.0'),
+      security,
+      server,
+      deviceObject(this.objectContext, this.firmware.running.version),
       connectivityObject(this.objectContext),
-      firmwareObject(),
+      firmwareObject(this.firmware, () => this.clock.now()),
+      ...(this.discretion ? [discretionObject(this.discretion)] : []),
     ]);
+    this.discretion?.onChange(() => this.observations?.checkNow());
     this.observations = new ObservationSet({
       clock: this.clock,
       checkIntervalMs: options.observeCheckIntervalMs ?? 1000,
@@ -201,6 +250,27 @@ export class SimulatedDevice {
         this.soon(() => this.updateOrRecover());
       },
     };
+    this.bootstrapClient = options.bootstrapUri
+      ? new DeviceBootstrap({
+          bootstrapUri: options.bootstrapUri,
+          bootstrapServer: parseServerUri(options.bootstrapUri),
+          endpointName: options.endpointName,
+          version: this.version,
+          preferredFormat: this.preferredFormat,
+          model: this.model,
+          clock: this.clock,
+          security,
+          server,
+          context: this.objectContext,
+          tree: this.tree,
+          finishTimeoutMs: options.bootstrapTimeoutMs,
+        })
+      : undefined;
+  }
+
+  /** The LwM2M server account the last bootstrap gave (undefined without bootstrap). */
+  get bootstrapAccount(): BootstrapAccount | undefined {
+    return this.bootstrapClient?.lastAccount;
   }
 
   get state(): DeviceState {
@@ -235,16 +305,22 @@ export class SimulatedDevice {
   async start(): Promise<void> {
     if (this.endpoint) return;
     if (this.current === 'stopped') throw new Error(`${this.endpointName} is stopped`);
-    const loopback = this.server.address === '127.0.0.1' || this.server.address === '::1';
-    const host = this.options.bindHost ?? (loopback ? this.server.address : this.server.address.includes(':') ? '::' : '0.0.0.0');
+    const host = this.bindHost();
     // Small socket buffers: a device sees a few datagrams at a time, and a fleet has many.
-    const udp = await bindUdpTransport({ host, port: 0, recvBufferSize: 64 * 1024, sendBufferSize: 64 * 1024 });
-    this.transport = new SleepableTransport(udp);
+    const secureLink = this.currentLink();
+    const udp = secureLink
+      ? await connectDeviceDtls({ server: secureLink.remote, security: secureLink.security, bindHost: host, clock: this.clock, logger: this.logger })
+      : await bindUdpTransport({ host, port: 0, recvBufferSize: 64 * 1024, sendBufferSize: 64 * 1024 });
+    this.link = secureLink;
+    const link = this.options.firmware?.link;
+    this.transport = new SleepableTransport(link ? new ShapedTransport(udp, link) : udp);
     this.endpoint = new CoapEndpoint({
       transport: this.transport,
       clock: this.clock,
       logger: this.logger,
       ackTimeoutMs: this.options.ackTimeoutMs,
+      maxBodyBytes: this.options.maxBodyBytes ?? 16 * 1024 * 1024,
+      preferredBlockSzx: this.options.blockSzx,
     });
     this.endpoint.setRequestHandler((request) => {
       this.emit('requestReceived', {
@@ -254,8 +330,40 @@ export class SimulatedDevice {
         observe: request.observe,
         accept: request.accept,
       });
+      if (this.bootstrapClient?.handles(request)) return this.bootstrapClient.handle(request);
       return handleDeviceRequest(this.requestContext, request);
     });
+  }
+
+  private bindHost(): string {
+    const loopback = this.server.address === '127.0.0.1' || this.server.address === '::1';
+    return this.options.bindHost ?? (loopback ? this.server.address : this.server.address.includes(':') ? '::' : '0.0.0.0');
+  }
+
+  private currentLink(): DeviceLink | undefined {
+    const bootstrapping = this.bootstrapClient !== undefined && this.bootstrapClient.state !== 'finished';
+    return deviceLinkFor({
+      endpointName: this.endpointName,
+      bootstrapping,
+      bootstrapUri: this.options.bootstrapUri,
+      bootstrapServer: this.options.bootstrapUri ? parseServerUri(this.options.bootstrapUri) : undefined,
+      bootstrapSecurity: this.options.bootstrapSecurity,
+      serverUri: this.objectContext.serverUri,
+      server: this.server,
+      accountSecurity: this.bootstrapClient?.lastAccount?.security,
+      security: this.options.security,
+    });
+  }
+
+  /** After a bootstrap: a DTLS link is tied to one server, so the device opens the one its new account needs. */
+  private async relinkAfterBootstrap(): Promise<void> {
+    const next = this.currentLink();
+    if (!this.link && !next) return;
+    const old = this.endpoint;
+    this.endpoint = undefined;
+    await this.start();
+    // Closed a little later: our 2.04 to Bootstrap-Finish (and any retransmission of it) must still leave.
+    if (old) this.retiring.push(this.clock.setTimeout(() => void old.close(), 2000), old);
   }
 
   /** The device's own address (after start/register). */
@@ -267,6 +375,7 @@ export class SimulatedDevice {
   async register(): Promise<void> {
     await this.start();
     this.clearTimer('retryTimer');
+    if (this.bootstrapClient && this.bootstrapClient.state !== 'finished') await this.bootstrapFirst();
     this.transition('register');
     const startedAt = this.clock.now();
     const lifetimeSec = this.objectContext.lifetimeSec;
@@ -288,6 +397,8 @@ export class SimulatedDevice {
       this.linksChanged = false;
       this.retryDelayMs = this.options.retryDelayMs ?? 5000;
       this.transition('registerSucceeded');
+      // A download cut by a power loss goes on from its last block once we are back.
+      this.firmware.resume();
       this.scheduleUpdate();
       this.scheduleSleep();
       this.emit('registered', { location: this.registrationLocation as string, elapsedMs: this.clock.now() - startedAt });
@@ -395,7 +506,13 @@ export class SimulatedDevice {
     }
     this.clearTimers();
     this.observations.clear();
+    this.firmware.stop();
+    this.bootstrapClient?.cancel();
     this.transition('stop');
+    for (const item of this.retiring.splice(0)) {
+      if (item instanceof CoapEndpoint) await item.close();
+      else this.clock.clearTimeout(item);
+    }
     await this.endpoint?.close();
     this.endpoint = undefined;
   }
@@ -422,6 +539,26 @@ export class SimulatedDevice {
   /** Datagrams ignored while asleep (for tests). */
   get datagramsDroppedAsleep(): number {
     return this.transport?.droppedWhileAsleep ?? 0;
+  }
+
+  /** Bootstrap before the first registration; a failure counts as a failed registration (retried the same way). */
+  private async bootstrapFirst(): Promise<void> {
+    const client = this.bootstrapClient as DeviceBootstrap;
+    try {
+      const account = await client.run((remote, request) => {
+        if (!this.endpoint) throw new Error(`${this.endpointName} has no socket`);
+        return this.endpoint.request(remote, { ...request, timeoutMs: this.options.requestTimeoutMs });
+      });
+      this.server = parseServerUri(account.uri);
+      await this.relinkAfterBootstrap();
+    } catch (error) {
+      if ((this.current as DeviceState) === 'stopped') throw error;
+      const reason = `bootstrap failed: ${describe(error)}`;
+      this.logger.warn({ ep: this.endpointName, reason }, 'bootstrap failed');
+      this.emit('registrationFailed', { reason });
+      this.scheduleRetry();
+      throw error;
+    }
   }
 
   private links(): string {

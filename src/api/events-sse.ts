@@ -1,7 +1,9 @@
 /**
  * GET /api/events (and Leshan's /api/event): server-sent events of the LwM2M services.
  * Event names are Leshan's (REGISTRATION, UPDATED, DEREGISTRATION, AWAKE, SLEEPING,
- * NOTIFICATION, SEND) plus EXPIRED; data is one line of JSON. `?ep=` keeps one device's
+ * NOTIFICATION, SEND) plus EXPIRED and the bootstrap server's BOOTSTRAP_STARTED,
+ * BOOTSTRAP_FINISHED, BOOTSTRAP_FAILED and BOOTSTRAP_REJECTED, and QUEUED_REQUEST (how a request queued
+ * before a restart ended); data is one line of JSON. `?ep=` keeps one device's
  * events only.
  *
  * One hub per API: it subscribes to the services while at least one stream is open and
@@ -25,7 +27,20 @@ export type SseEventName =
   | 'AWAKE'
   | 'SLEEPING'
   | 'NOTIFICATION'
-  | 'SEND';
+  | 'SEND'
+  | 'BOOTSTRAP_STARTED'
+  | 'BOOTSTRAP_FINISHED'
+  | 'BOOTSTRAP_FAILED'
+  | 'BOOTSTRAP_REJECTED'
+  | 'FIRMWARE'
+  | 'FIRMWARE_PROGRESS'
+  | 'QUEUED_REQUEST';
+
+/**
+ * Events from a part other than the LwM2M server (firmware deliveries, campaigns): it calls
+ * `publish` for each one and returns how to stop. Subscribed only while a stream is open.
+ */
+export type SseEventSource = (publish: (name: SseEventName, endpoint: string, data: unknown) => void) => () => void;
 
 interface Stream {
   res: ServerResponse;
@@ -44,6 +59,7 @@ export interface SseHubOptions {
   registrationJson: (registration: Registration, justHeard?: boolean) => Record<string, unknown>;
   logger: Logger;
   heartbeatMs?: number;
+  sources?: SseEventSource[];
 }
 
 export class SseHub {
@@ -105,6 +121,16 @@ export class SseHub {
     on('sleeping', ({ endpoint }) => this.publish('SLEEPING', endpoint, { ep: endpoint }));
     on('notification', (event) => this.publish('NOTIFICATION', event.endpoint, notificationJson(event)));
     on('send', ({ endpoint, nodes }) => this.publish('SEND', endpoint, { ep: endpoint, val: mostRecentNodesJson(nodes) }));
+    // A request queued before a restart: its HTTP caller is gone, so its outcome is shown here.
+    on('queuedRequestCompleted', (event) => this.publish('QUEUED_REQUEST', event.endpoint, { ep: event.endpoint, ...event }));
+    on('bootstrapStarted', (event) => this.publish('BOOTSTRAP_STARTED', event.endpoint, { ep: event.endpoint, ...event }));
+    on('bootstrapFinished', (event) => this.publish('BOOTSTRAP_FINISHED', event.endpoint, { ep: event.endpoint, ...event }));
+    on('bootstrapFailed', (event) => this.publish('BOOTSTRAP_FAILED', event.endpoint, { ep: event.endpoint, ...event }));
+    // No ep at all is still worth showing to a stream that watches every device.
+    on('bootstrapRejected', (event) => this.publish('BOOTSTRAP_REJECTED', event.endpoint ?? '', { ep: event.endpoint ?? null, ...event }));
+    for (const source of this.options.sources ?? []) {
+      this.unsubscribe.push(source((name, endpoint, data) => this.publish(name, endpoint, data)));
+    }
     const heartbeatMs = this.options.heartbeatMs ?? 15_000;
     this.heartbeat = setInterval(() => this.writeAll(': heartbeat\n\n', undefined), heartbeatMs);
     this.heartbeat.unref();

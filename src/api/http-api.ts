@@ -20,6 +20,14 @@ import { registerEventRoutes, SseHub } from './events-sse.js';
 import { registerObjectSpecRoutes } from './objectspecs.js';
 import { registrationToJson } from './registration-json.js';
 import { registerServerInfoRoutes } from './server-info.js';
+import { registerBootstrapRoutes, type BootstrapApiDeps } from './bootstrap.js';
+import { registerSecurityRoutes, type SecurityApiDeps } from './security.js';
+import { registerFirmwareImageRoutes } from './firmware-images.js';
+import { firmwareEventSource, registerFirmwareDeliveryRoutes } from './firmware-deliveries.js';
+import type { FirmwareRepository } from '../firmware/repository/firmware-repository.js';
+import type { DeliveryService } from '../firmware/delivery/delivery-service.js';
+import { registerProfileRoutes, type ProfileApiDeps } from './profiles.js';
+import { registerCampaignRoutes, type CampaignApiDeps } from './campaigns.js';
 
 export interface HttpApiDeps {
   lwm2m: Lwm2mServer;
@@ -32,6 +40,16 @@ export interface HttpApiDeps {
   sseHeartbeatMs?: number;
   /** Largest request body; a firmware image does not travel through this API. */
   bodyLimitBytes?: number;
+  /** /api/bootstrap routes (bootstrap configurations and the last session of each endpoint). */
+  bootstrap?: BootstrapApiDeps;
+  /** /api/security routes (device credentials, the server's public credentials). */
+  security?: SecurityApiDeps;
+  /** Firmware repository and delivery routes (/api/firmware, /api/clients/{ep}/firmware). */
+  firmware?: { repository: FirmwareRepository; deliveries: DeliveryService };
+  /** /api/profiles, /api/device-types and /api/clients/{ep}/profile (security profiles and pairing). */
+  profiles?: ProfileApiDeps;
+  /** Rollout campaign routes (/api/campaigns). */
+  campaigns?: CampaignApiDeps;
 }
 
 export function buildHttpApi(deps: HttpApiDeps): FastifyInstance {
@@ -88,9 +106,23 @@ export function buildHttpApi(deps: HttpApiDeps): FastifyInstance {
     defaultTimeoutMs: deps.defaultTimeoutMs ?? 5000,
   });
   registerObjectSpecRoutes(app, model);
+  if (deps.bootstrap) registerBootstrapRoutes(app, deps.bootstrap);
+  if (deps.security) registerSecurityRoutes(app, deps.security);
+  if (deps.firmware) {
+    registerFirmwareImageRoutes(app, deps.firmware.repository);
+    registerFirmwareDeliveryRoutes(app, deps.firmware.deliveries);
+  }
+  if (deps.profiles) registerProfileRoutes(app, deps.profiles);
+  if (deps.campaigns) registerCampaignRoutes(app, deps.campaigns);
   registerEventRoutes(
     app,
-    new SseHub({ events: lwm2m.events, registrationJson, logger, heartbeatMs: deps.sseHeartbeatMs }),
+    new SseHub({
+      events: lwm2m.events,
+      registrationJson,
+      logger,
+      heartbeatMs: deps.sseHeartbeatMs,
+      sources: deps.firmware ? [firmwareEventSource(deps.firmware.deliveries)] : [],
+    }),
   );
   registerServerInfoRoutes(app, {
     version: deps.version ?? '0.0.0',

@@ -4,6 +4,7 @@ import { Command } from 'commander';
 import { registerServeCommand } from './serve.js';
 import { registerKeysCommand } from './commands/keys.js';
 import { registerFirmwareSignCommands } from './commands/firmware-sign.js';
+import { registerCampaignCommand } from './commands/campaign.js';
 import { SERVER_VERSION } from '../server.js';
 
 const program = new Command()
@@ -14,6 +15,7 @@ const program = new Command()
 registerServeCommand(program);
 registerKeysCommand(program);
 registerFirmwareSignCommands(program);
+registerCampaignCommand(program);
 
 program.parseAsync(process.argv).catch((error: unknown) => {
   process.stderr.write(`lwm2m-server: ${error instanceof Error ? error.message : String(error)}\n`);

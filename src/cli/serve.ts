@@ -1,7 +1,8 @@
 import type { Command } from 'commander';
-import { defaultServerConfig, parsePort, parseSeconds, parseStoreKind, type ServerConfig } from '../config.js';
+import { defaultServerConfig, parseByteCount, parsePort, parseSeconds, parseStoreKind, type ServerConfig } from '../config.js';
 import { startServer } from '../server.js';
 import { createLogger } from '../util/logger.js';
+import { parseTimeScale } from '../rollout/time-scale.js';
 
 interface ServeFlags {
   coapPort: string;
@@ -15,6 +16,16 @@ interface ServeFlags {
   secretKeyFile?: string;
   queueAwakeTime?: string;
   expiryGrace?: string;
+  bootstrapPort?: string;
+  bootstrapCoapsPort?: string;
+  coapsPort: string;
+  maxImageBytes?: string;
+  firmwarePullHost?: string;
+  allowNosec?: boolean;
+  dtlsKey?: string;
+  dtlsCert?: string;
+  dtlsCa?: string;
+  timeScale?: string;
 }
 
 export function registerServeCommand(program: Command): void {
@@ -33,6 +44,17 @@ export function registerServeCommand(program: Command): void {
     .option('--secret-key-file <file>', 'key that encrypts credentials at rest (default <data-dir>/secret.key, created mode 0600)')
     .option('--queue-awake-time <seconds>', 'how long a queue-mode device counts as awake after it last spoke (default 93)')
     .option('--expiry-grace <seconds>', 'extra time after a lifetime before the registration is dropped (default 15)')
+    .option('--bootstrap-port <port>', 'UDP port of the bootstrap server on --coap-host (default 5685; 0 = pick a free port)')
+    .option('--bootstrap-coaps-port <port>', 'UDP port of the bootstrap server over CoAPS (DTLS) on --coap-host (default 5686; 0 = pick a free port)')
+    .option('--coaps-port <port>', 'UDP port for CoAPS (DTLS) on --coap-host (0 = pick a free port)', String(d.coapsPort ?? 5684))
+    .option('--allow-nosec', 'devices without security info may use plain CoAP (the default for now)')
+    .option('--no-allow-nosec', 'refuse plain CoAP: every device needs security info and CoAPS')
+    .option('--dtls-key <file>', "the server's P-256 private key (PEM) for ECDHE-ECDSA; default: a self-signed pair made in <data-dir>")
+    .option('--dtls-cert <file>', "the server's certificate chain (PEM, leaf first), with --dtls-key")
+    .option('--dtls-ca <file>', 'trust anchors (PEM) for device certificates; without it X.509 devices cannot connect')
+    .option('--max-image-bytes <bytes>', 'largest firmware image POST /api/firmware accepts (default 67108864 = 64 MiB)')
+    .option('--firmware-pull-host <host>', 'host name devices use in pull URIs (default: the CoAP address, or 127.0.0.1 when bound to all)')
+    .option('--time-scale <factor>', "run the rollout scheduler's clock this many times faster (rehearsing a plan against the simulated fleet)")
     .action(async (flags: ServeFlags) => {
       const config: ServerConfig = {
         coapPort: parsePort(flags.coapPort, '--coap-port'),
@@ -46,13 +68,28 @@ export function registerServeCommand(program: Command): void {
         secretKeyFile: flags.secretKeyFile,
         queueAwakeTimeSec: flags.queueAwakeTime === undefined ? undefined : parseSeconds(flags.queueAwakeTime, '--queue-awake-time'),
         expiryGraceSec: flags.expiryGrace === undefined ? undefined : parseSeconds(flags.expiryGrace, '--expiry-grace'),
+        bootstrapPort: flags.bootstrapPort === undefined ? undefined : parsePort(flags.bootstrapPort, '--bootstrap-port'),
+        bootstrapCoapsPort: flags.bootstrapCoapsPort === undefined ? undefined : parsePort(flags.bootstrapCoapsPort, '--bootstrap-coaps-port'),
+        coapsPort: parsePort(flags.coapsPort, '--coaps-port'),
+        allowNoSec: flags.allowNosec ?? d.allowNoSec,
+        dtlsKeyFile: flags.dtlsKey,
+        dtlsCertFile: flags.dtlsCert,
+        dtlsCaFile: flags.dtlsCa,
+        maxImageBytes: flags.maxImageBytes === undefined ? undefined : parseByteCount(flags.maxImageBytes, '--max-image-bytes'),
+        firmwarePullHost: flags.firmwarePullHost,
       };
+      if (flags.timeScale !== undefined) config.timeScale = parseTimeScale(flags.timeScale);
       const logger = createLogger(config.logLevel);
+      if (config.timeScale !== undefined && config.timeScale !== 1) {
+        // Said loudly, whatever --log-level says: soak times and windows no longer mean wall-clock time.
+        const warn = logger.isLevelEnabled('warn') ? logger : createLogger('warn');
+        warn.warn({ timeScale: config.timeScale }, `SIMULATION SPEED: the rollout scheduler's clock runs ${config.timeScale}x faster than real time; a one-day soak lasts ${Math.round(86_400 / config.timeScale)} s. Never use this in production.`);
+      }
       const server = await startServer(config, logger);
       // One line with every chosen port: tests and scripts that pass port 0 read it, so it
       // is printed whatever --log-level says.
       const announcer = logger.isLevelEnabled('info') ? logger : createLogger('info');
-      announcer.info({ coap: server.coapPort, http: server.httpPort }, 'listening');
+      announcer.info({ coap: server.coapPort, coaps: server.coapsPort, bootstrap: server.bootstrapPort ?? null, bootstrapCoaps: server.bootstrapCoapsPort ?? null, http: server.httpPort }, 'listening');
 
       let stopping = false;
       const stop = (signal: string) => {

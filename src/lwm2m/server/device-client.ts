@@ -342,7 +342,7 @@ export class DeviceClient {
     try {
       await this.queue.submit(
         registration,
-        { kind: 'request', target: record.path, request: { method: 'GET', path: [], query: [] } },
+        { kind: 'request', target: record.path, request: { method: 'GET', path: [], query: [] }, ephemeral: true },
         undefined,
         () => record.coap.cancel(),
       );

@@ -2,6 +2,7 @@ import type { Logger } from '../../util/logger.js';
 import type { LwM2mNode, TimestampedNode } from '../node.js';
 import type { Registration } from './registration.js';
 import type { QueuedRequestDescription } from './request-queue.js';
+import type { QueuedRequestCompletedEvent } from './queue-persistence.js';
 import type { BootstrapEndedEvent, BootstrapRejectedEvent, BootstrapStartedEvent } from '../bootstrap/events.js';
 
 export interface NotificationEvent {
@@ -44,6 +45,8 @@ export interface Lwm2mEventMap {
   notification: NotificationEvent;
   send: { endpoint: string; registration: Registration; nodes: TimestampedNode[] };
   requestQueued: { endpoint: string; request: QueuedRequestDescription; queueLength: number };
+  /** A request restored after a restart ended; its original caller is gone, so this is its only answer. */
+  queuedRequestCompleted: QueuedRequestCompletedEvent;
   // The bootstrap server (src/lwm2m/bootstrap) shares this bus, so one event stream shows both.
   bootstrapStarted: BootstrapStartedEvent;
   bootstrapFinished: BootstrapEndedEvent;

@@ -13,6 +13,7 @@ import type { Lwm2mVersion } from './registration.js';
 import { RequestQueue, type QueuedRequestDescription } from './request-queue.js';
 import { handleSend } from './send-handler.js';
 import type { ObservationPersistence } from './observation-persistence.js';
+import { restoreQueuedRequests, type QueuePersistence } from './queue-persistence.js';
 import type { IncomingResponse } from '../../coap/types.js';
 
 export interface Lwm2mServerOptions {
@@ -30,6 +31,8 @@ export interface Lwm2mServerOptions {
   sweepIntervalMs?: number;
   /** Keeps observations across restarts; call restore() before start(). */
   observationPersistence?: ObservationPersistence;
+  /** Keeps requests waiting for sleeping devices across restarts; call restore() before start(). */
+  queuePersistence?: QueuePersistence;
 }
 
 export const DEFAULT_SWEEP_INTERVAL_MS = 1000;
@@ -51,8 +54,12 @@ export class Lwm2mServer {
   private readonly sweepIntervalMs: number;
   private sweepTimer: TimerHandle | undefined;
   private closed = false;
+  private readonly queuePersistence: QueuePersistence | undefined;
+  private readonly coap: CoapRequester;
 
   constructor(options: Lwm2mServerOptions) {
+    this.queuePersistence = options.queuePersistence;
+    this.coap = options.coap;
     this.clock = options.clock ?? systemClock;
     this.logger = options.logger ?? silentLogger;
     this.model = options.model;
@@ -65,6 +72,7 @@ export class Lwm2mServer {
       lookup: (endpoint) => this.registrations.get(endpoint),
       awakeTimeMs: options.awakeTimeMs,
       logger: this.logger,
+      persistence: options.queuePersistence,
     });
     this.devices = new DeviceClient({
       coap: options.coap,
@@ -93,9 +101,21 @@ export class Lwm2mServer {
     });
   }
 
-  /** Brings back what was persisted (observations); returns how many observations. */
+  /** Brings back what was persisted (observations, queued requests); returns how many observations. */
   async restore(): Promise<number> {
-    return this.devices.restoreObservations();
+    const observations = await this.devices.restoreObservations();
+    if (this.queuePersistence) {
+      await restoreQueuedRequests({
+        persistence: this.queuePersistence,
+        queue: this.queue,
+        lookup: (endpoint) => this.registrations.get(endpoint),
+        coap: this.coap,
+        events: this.events,
+        clock: this.clock,
+        logger: this.logger,
+      });
+    }
+    return observations;
   }
 
   /** Wire to the CoAP endpoint's onUnknownNotification: routes notifications of restored observations. */

@@ -15,7 +15,7 @@ function spec(id: number, version: string, name = `O${id}`): ObjectSpec {
 describe('our objects/ folder', () => {
   const model = loadObjectModel();
 
-  it('holds objects 0, 1, 2, 3, 4, 5 and 9 with the resource counts of their versions', () => {
+  it('holds objects 0, 1, 2, 3, 4, 5, 9 and our Update Discretion object 26250 with the resource counts of their versions', () => {
     expect(model.objects().map((o) => [o.id, o.version, o.resources.size])).toEqual([
       [0, '1.2', 31],
       [1, '1.2', 28],
@@ -24,6 +24,7 @@ describe('our objects/ folder', () => {
       [4, '1.3', 14],
       [5, '1.1', 13],
       [9, '1.1', 23],
+      [26250, '1.0', 9],
     ]);
   });
 
