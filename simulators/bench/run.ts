@@ -25,9 +25,9 @@ const SECTION_BENCHES: [string, string, string][] = [
 
 const WINDOW = 256;
 const WARMUP_MS = 1000;
-const DURATION_MS = 5000;
+const DURATION_MS = 3000;
 const MEMORY_REGISTRATIONS = 100_000;
-const ROUNDS = 2;
+const ROUNDS = 4;
 const runTag = Date.now().toString(36);
 
 interface ThroughputFigure {
@@ -47,6 +47,8 @@ interface BenchResults {
     sqliteToEcho?: number;
     sqliteToMemory?: number;
     nodeCoapToEcho?: number;
+    /** Each round's ratios to the mean of the echo runs just before and after it. */
+    roundRatios?: { server: number[]; sqlite: number[]; nodeCoap: number[]; sqliteToMemory: number[] };
   };
   memory?: {
     registrations: number;
@@ -81,6 +83,13 @@ function timedLoad(port: number, expect: LoadOptions['expect'], name: string): L
 }
 
 const mean = (figures: ThroughputFigure[]): number => figures.reduce((sum, f) => sum + f.rate, 0) / figures.length;
+
+function median(values: number[]): number | undefined {
+  if (values.length === 0) return undefined;
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
+}
 
 async function withProcess<T>(start: () => Promise<ListeningProcess>, body: (p: ListeningProcess) => Promise<T>): Promise<T> {
   const peer = await start();
@@ -177,34 +186,52 @@ async function main(): Promise<void> {
   const serverAvailable = existsSync(serverCli);
 
   log(`Registration throughput (CON POST /rd, window ${WINDOW}, ${WARMUP_MS} ms warm-up + ${DURATION_MS} ms, ${ROUNDS} rounds)`);
-  // Interleaved rounds, so a drift in machine load hits the baseline and the others alike.
+  // Load on this shared machine drifts within seconds, so every round brackets its runs with
+  // an echo run before and after (E S Q N E S Q N E …), each run is divided by the mean of its
+  // two echoes, and the median of the rounds' ratios is reported.
   const echo: ThroughputFigure[] = [];
   const server: ThroughputFigure[] = [];
   const serverSqlite: ThroughputFigure[] = [];
   const nodeCoap: ThroughputFigure[] = [];
-  const echoRun = async (): Promise<void> =>
-    attempt('echo', async () => void echo.push(await measure(() => startListening(script('echo-server.js')), 'echo', 'echo')));
-  if (!serverAvailable) results.errors.push(`server: ${serverCli} not built`);
-  for (let round = 0; round < ROUNDS; round++) {
-    await echoRun();
-    if (serverAvailable) {
-      await attempt('server', async () => void server.push(await measure(() => startServer('memory'), 'created', 'server')));
-      await attempt('sqlite', async () => void serverSqlite.push(await measure(() => startServer('sqlite'), 'created', 'sqlite')));
-    }
-    await attempt('node-coap', async () => {
-      nodeCoap.push(await measure(() => startListening(script('node-coap-server.js')), 'created', 'node-coap'));
+  const ratios = { server: [] as number[], sqlite: [] as number[], nodeCoap: [] as number[], sqliteToMemory: [] as number[] };
+  const echoRun = async (): Promise<ThroughputFigure | undefined> => {
+    let figure: ThroughputFigure | undefined;
+    await attempt('echo', async () => {
+      figure = await measure(() => startListening(script('echo-server.js')), 'echo', 'echo');
+      echo.push(figure);
     });
+    return figure;
+  };
+  const timed = async (name: string, list: ThroughputFigure[], start: () => Promise<ListeningProcess>): Promise<ThroughputFigure | undefined> => {
+    let figure: ThroughputFigure | undefined;
+    await attempt(name, async () => {
+      figure = await measure(start, 'created', name);
+      list.push(figure);
+    });
+    return figure;
+  };
+  if (!serverAvailable) results.errors.push(`server: ${serverCli} not built`);
+  let before = await echoRun();
+  for (let round = 0; round < ROUNDS; round++) {
+    const memoryRun = serverAvailable ? await timed('server', server, () => startServer('memory')) : undefined;
+    const sqliteRun = serverAvailable ? await timed('sqlite', serverSqlite, () => startServer('sqlite')) : undefined;
+    const nodeCoapRun = await timed('node-coap', nodeCoap, () => startListening(script('node-coap-server.js')));
+    const after = await echoRun();
+    if (before && after) {
+      const baseline = (before.rate + after.rate) / 2;
+      if (memoryRun) ratios.server.push(memoryRun.rate / baseline);
+      if (sqliteRun) ratios.sqlite.push(sqliteRun.rate / baseline);
+      if (nodeCoapRun) ratios.nodeCoap.push(nodeCoapRun.rate / baseline);
+    }
+    if (memoryRun && sqliteRun) ratios.sqliteToMemory.push(sqliteRun.rate / memoryRun.rate);
+    before = after;
   }
-  await echoRun();
-  results.throughput = { echo, server, serverSqlite, nodeCoap };
-  if (echo.length > 0) {
-    const echoRate = mean(echo);
-    results.throughput.echoRate = echoRate;
-    if (server.length > 0) results.throughput.serverToEcho = mean(server) / echoRate;
-    if (serverSqlite.length > 0) results.throughput.sqliteToEcho = mean(serverSqlite) / echoRate;
-    if (server.length > 0 && serverSqlite.length > 0) results.throughput.sqliteToMemory = mean(serverSqlite) / mean(server);
-    if (nodeCoap.length > 0) results.throughput.nodeCoapToEcho = mean(nodeCoap) / echoRate;
-  }
+  results.throughput = { echo, server, serverSqlite, nodeCoap, roundRatios: ratios };
+  if (echo.length > 0) results.throughput.echoRate = mean(echo);
+  results.throughput.serverToEcho = median(ratios.server);
+  results.throughput.sqliteToEcho = median(ratios.sqlite);
+  results.throughput.sqliteToMemory = median(ratios.sqliteToMemory);
+  results.throughput.nodeCoapToEcho = median(ratios.nodeCoap);
 
   if (serverAvailable) {
     log(`Memory (${MEMORY_REGISTRATIONS} registrations on a fresh server)`);
@@ -233,7 +260,7 @@ async function main(): Promise<void> {
 function printTable(results: BenchResults): void {
   const { throughput: t, memory: m } = results;
   const ratio = (value: number | undefined, figures: ThroughputFigure[] | undefined, goal: string): string =>
-    value === undefined || !figures?.length ? 'n/a' : `${value.toFixed(2)} of echo, ${Math.round(mean(figures))}/s (${goal})`;
+    value === undefined || !figures?.length ? 'n/a' : `${value.toFixed(2)} of echo (median round), ${Math.round(mean(figures))}/s (${goal})`;
   log('');
   log(`Machine: ${results.machine.cpus} CPUs, Node ${results.machine.node}`);
   log('┌──────────────────────────────────────────────┬──────────────────────────────────────────┐');
