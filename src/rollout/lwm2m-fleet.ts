@@ -47,7 +47,6 @@ export class Lwm2mFleetView implements DeviceInventory {
   private readonly listeners = new Set<(endpoint: string) => void>();
   private readonly observations = new Map<string, string>();
   private readonly learned = new Set<string>();
-  private readonly known = new Map<string, Registration>();
   private readonly unsubscribe: Array<() => void> = [];
   private readonly logger: Logger;
   private readonly timeoutMs: number;
@@ -74,7 +73,8 @@ export class Lwm2mFleetView implements DeviceInventory {
 
   /** Asks every registered device not asked yet (before a campaign's population is drawn). */
   async refresh(): Promise<void> {
-    const waiting = [...this.known.values()].filter((r) => !this.learned.has(r.endpoint));
+    // The live registrations, not a copy: a device that left is not asked.
+    const waiting = [...this.options.registrations()].filter((r) => !this.learned.has(r.endpoint));
     const parallel = 64;
     for (let start = 0; start < waiting.length; start += parallel) {
       await Promise.all(waiting.slice(start, start + parallel).map((r) => this.learn(r, 5_000)));
@@ -82,7 +82,6 @@ export class Lwm2mFleetView implements DeviceInventory {
   }
 
   private seen(registration: Registration): void {
-    this.known.set(registration.endpoint, registration);
     // A device that registers again may run another version now: ask again.
     this.learned.delete(registration.endpoint);
     // Listed once learned, so a device joins running campaigns with its type and version known.
