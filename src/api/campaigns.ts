@@ -8,9 +8,10 @@
  *   GET  /api/campaigns/{id}/devices?state=&offset=&limit=
  *   POST /api/campaigns/{id}/start|pause|resume|abort
  *   POST /api/campaigns/{id}/rollback       {"firmwareId": the previous image re-issued with a higher sequence number}
- *   GET  /api/campaigns/events              server-sent events: CAMPAIGN, STAGE, HALTED
+ * Campaign, stage and halt events go out on /api/events (see campaignEventSource).
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { SseEventSource } from './events-sse.js';
 import type { FirmwareRepository } from '../firmware/repository/firmware-repository.js';
 import type { FirmwareImageMeta } from '../store/types.js';
 import type { Clock } from '../util/clock.js';
@@ -43,26 +44,6 @@ export function registerCampaignRoutes(app: FastifyInstance, deps: CampaignApiDe
   });
 
   app.get('/api/campaigns', async () => scheduler.list().map(campaignSummaryJson));
-
-  app.get('/api/campaigns/events', { exposeHeadRoute: false }, async (_request, reply: FastifyReply) => {
-    reply.hijack();
-    const res = reply.raw;
-    res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', connection: 'keep-alive', 'x-accel-buffering': 'no' });
-    res.write(': connected\n\n');
-    const off = scheduler.events.on((event) => {
-      const name = event.type === 'campaign' ? 'CAMPAIGN' : event.type === 'stage' ? 'STAGE' : 'HALTED';
-      res.write(`event: ${name}\ndata: ${JSON.stringify({ ...event, at: new Date(event.at).toISOString() })}\n\n`);
-    });
-    streams.add(res);
-    res.on('close', () => {
-      off();
-      streams.delete(res);
-    });
-  });
-  const streams = new Set<import('node:http').ServerResponse>();
-  app.addHook('preClose', async () => {
-    for (const res of streams) res.end();
-  });
 
   app.get('/api/campaigns/:id', async (request: IdRequest) => campaignJson(find(scheduler, request.params.id), deps.clock.now()));
 
@@ -140,4 +121,13 @@ function count(text: string | undefined, name: string, fallback: number): number
   if (text === undefined) return fallback;
   if (!/^\d+$/.test(text)) throw new ApiError(400, 'invalid request', `${name} must be a non-negative integer`);
   return Number(text);
+}
+
+/** CAMPAIGN, STAGE and HALTED events on the shared /api/events stream (not tied to one device). */
+export function campaignEventSource(scheduler: RolloutScheduler): SseEventSource {
+  return (publish) =>
+    scheduler.events.on((event) => {
+      const name = event.type === 'campaign' ? 'CAMPAIGN' : event.type === 'stage' ? 'STAGE' : 'HALTED';
+      publish(name, '', { ...event, at: new Date(event.at).toISOString() });
+    });
 }

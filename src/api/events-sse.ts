@@ -34,7 +34,10 @@ export type SseEventName =
   | 'BOOTSTRAP_REJECTED'
   | 'FIRMWARE'
   | 'FIRMWARE_PROGRESS'
-  | 'QUEUED_REQUEST';
+  | 'QUEUED_REQUEST'
+  | 'CAMPAIGN'
+  | 'STAGE'
+  | 'HALTED';
 
 /**
  * Events from a part other than the LwM2M server (firmware deliveries, campaigns): it calls

@@ -27,7 +27,7 @@ import { firmwareEventSource, registerFirmwareDeliveryRoutes } from './firmware-
 import type { FirmwareRepository } from '../firmware/repository/firmware-repository.js';
 import type { DeliveryService } from '../firmware/delivery/delivery-service.js';
 import { registerProfileRoutes, type ProfileApiDeps } from './profiles.js';
-import { registerCampaignRoutes, type CampaignApiDeps } from './campaigns.js';
+import { campaignEventSource, registerCampaignRoutes, type CampaignApiDeps } from './campaigns.js';
 
 export interface HttpApiDeps {
   lwm2m: Lwm2mServer;
@@ -121,7 +121,10 @@ export function buildHttpApi(deps: HttpApiDeps): FastifyInstance {
       registrationJson,
       logger,
       heartbeatMs: deps.sseHeartbeatMs,
-      sources: deps.firmware ? [firmwareEventSource(deps.firmware.deliveries)] : [],
+      sources: [
+        ...(deps.firmware ? [firmwareEventSource(deps.firmware.deliveries)] : []),
+        ...(deps.campaigns ? [campaignEventSource(deps.campaigns.scheduler)] : []),
+      ],
     }),
   );
   registerServerInfoRoutes(app, {

@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SimulatedDevice } from '../../simulators/device/index.js';
 import { buildSimImage } from '../../simulators/device/firmware/image-format.js';
 import { startTestServer, type TestServer } from '../helpers/in-process-server.js';
+import { openEventStream } from '../helpers/sse.js';
 import { runCli } from '../helpers/cli-process.js';
 
 async function cli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
@@ -107,7 +108,12 @@ describe('rollout campaigns over HTTP and CoAP', () => {
     expect(second.status).toBe(409);
     expect(second.body.devices).toEqual(['ro-1']);
 
+    const events = await openEventStream(`${server.baseUrl}/api/events`);
     expect((await api(server, 'POST', `/api/campaigns/${id}/start`)).body.state).toBe('running');
+    // Operators watching /api/events see the campaign start and its canary stage open.
+    expect((await events.next('CAMPAIGN', 5000)).campaignId).toBe(id);
+    expect((await events.next('STAGE', 5000)).campaignId).toBe(id);
+    events.close();
     // The busy device holds its stage open: the others of its stage finish, it waits.
     const waiting = await until('the busy device to be the only one left in its stage', async () => {
       const { body } = await api(server, 'GET', `/api/campaigns/${id}`);
