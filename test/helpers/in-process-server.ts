@@ -32,3 +32,17 @@ export async function getJson(url: string): Promise<{ status: number; body: any 
   const response = await fetch(url);
   return { status: response.status, body: await response.json() };
 }
+
+/**
+ * One request to the HTTP API: a JSON body (a string goes as text/plain, for execute
+ * arguments); answers the status and the parsed JSON body (undefined when empty).
+ */
+export async function api(server: { baseUrl: string }, method: string, path: string, body?: unknown): Promise<{ status: number; body: any }> {
+  const response = await fetch(`${server.baseUrl}${path}`, {
+    method,
+    headers: body === undefined ? {} : { 'content-type': typeof body === 'string' ? 'text/plain' : 'application/json' },
+    body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
+  });
+  const text = await response.text();
+  return { status: response.status, body: text === '' ? undefined : JSON.parse(text) };
+}

@@ -7,20 +7,10 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { SecurityViolationEvent } from '../../src/lwm2m/server/events.js';
 import { SimulatedDevice } from '../../simulators/device/simulated-device.js';
-import { startTestServer, type TestServer } from '../helpers/in-process-server.js';
+import { api, startTestServer, type TestServer } from '../helpers/in-process-server.js';
 
 const BS_KEY = 'a1'.repeat(16);
 const SERVER_KEY = 'b2'.repeat(16);
-
-async function api(server: TestServer, method: string, path: string, body?: unknown): Promise<{ status: number; body: any }> {
-  const response = await fetch(`${server.baseUrl}${path}`, {
-    method,
-    headers: body === undefined ? {} : { 'content-type': 'application/json' },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await response.text();
-  return { status: response.status, body: text === '' ? undefined : JSON.parse(text) };
-}
 
 function pskConfig(server: TestServer, name: string): Record<string, unknown> {
   return {

@@ -7,21 +7,11 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { bindUdpTransport, CoapCode, CoapEndpoint, type IncomingResponse, type RemoteAddress } from '../../src/coap/index.js';
 import type { SecurityViolationEvent } from '../../src/lwm2m/server/events.js';
-import { startTestServer, type TestServer } from '../helpers/in-process-server.js';
+import { api, startTestServer, type TestServer } from '../helpers/in-process-server.js';
 import { connectPskDevice, type PskDevice } from './coaps-psk-client.js';
 
 const KEY_A = Buffer.from('00112233445566778899aabbccddeeff', 'hex');
 const KEY_B = Buffer.from('ffeeddccbbaa99887766554433221100', 'hex');
-
-async function api(server: TestServer, method: string, path: string, body?: unknown): Promise<{ status: number; body: any }> {
-  const response = await fetch(`${server.baseUrl}${path}`, {
-    method,
-    headers: body === undefined ? {} : { 'content-type': 'application/json' },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await response.text();
-  return { status: response.status, body: text === '' ? undefined : JSON.parse(text) };
-}
 
 const pskInfo = (identity: string, key: Buffer) => ({ tls: { mode: 'psk', details: { identity, key: key.toString('hex') } } });
 

@@ -8,19 +8,9 @@ import { generateKeyPairSync } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
 import { CoapCode, CoapEndpoint, type IncomingResponse, type RemoteAddress } from '../../src/coap/index.js';
 import { connectDtls, type DtlsClientTransport } from '../../src/dtls/client/index.js';
-import { startTestServer, type TestServer } from '../helpers/in-process-server.js';
+import { api, startTestServer, type TestServer } from '../helpers/in-process-server.js';
 
 const PSK = Buffer.from('5a5b5c5d5e5f60616263646566676869', 'hex');
-
-async function api(server: TestServer, method: string, path: string, body?: unknown): Promise<{ status: number; body: any }> {
-  const response = await fetch(`${server.baseUrl}${path}`, {
-    method,
-    headers: body === undefined ? {} : { 'content-type': 'application/json' },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await response.text();
-  return { status: response.status, body: text === '' ? undefined : JSON.parse(text) };
-}
 
 function register(coap: CoapEndpoint, server: RemoteAddress, endpoint: string): Promise<IncomingResponse> {
   return coap.request(server, { method: 'POST', path: ['rd'], query: [`ep=${endpoint}`, 'lt=300', 'b=U'], payload: Buffer.from('</3/0>'), contentFormat: 40, timeoutMs: 4000 });

@@ -5,7 +5,7 @@
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { SimulatedDevice, type SimulatedDeviceOptions } from '../../simulators/device/index.js';
-import { startTestServer, getJson, type TestServer } from '../helpers/in-process-server.js';
+import { api as apiRequest, startTestServer, getJson, type TestServer } from '../helpers/in-process-server.js';
 import { openEventStream } from '../helpers/sse.js';
 
 describe('simulated devices driven through the HTTP API', () => {
@@ -42,15 +42,8 @@ describe('simulated devices driven through the HTTP API', () => {
     }
   }
 
-  async function api(method: string, path: string, body?: unknown): Promise<{ status: number; body: any }> {
-    const response = await fetch(`${server.baseUrl}${path}`, {
-      method,
-      headers: body === undefined ? {} : { 'content-type': typeof body === 'string' ? 'text/plain' : 'application/json' },
-      body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
-    });
-    const text = await response.text();
-    return { status: response.status, body: text ? JSON.parse(text) : undefined };
-  }
+  const api = (method: string, path: string, body?: unknown) => apiRequest(server, method, path, body);
+
 
   it('lists a registered device with what it announced', async () => {
     const sim = await device({ endpointName: 'it-list', lwm2mVersion: '1.1' });

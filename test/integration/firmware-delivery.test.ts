@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { SimulatedDevice, type SimulatedDeviceOptions } from '../../simulators/device/index.js';
 import { buildSimImage } from '../../simulators/device/firmware/image-format.js';
-import { startTestServer, getJson, type TestServer } from '../helpers/in-process-server.js';
+import { api as apiRequest, startTestServer, getJson, type TestServer } from '../helpers/in-process-server.js';
 import { openEventStream } from '../helpers/sse.js';
 
 describe('firmware delivery over HTTP, CoAP and simulated devices', () => {
@@ -39,15 +39,8 @@ describe('firmware delivery over HTTP, CoAP and simulated devices', () => {
     return { status: response.status, body: await response.json() };
   }
 
-  async function api(method: string, path: string, body?: unknown): Promise<{ status: number; body: any }> {
-    const response = await fetch(`${server.baseUrl}${path}`, {
-      method,
-      headers: body === undefined ? {} : { 'content-type': 'application/json' },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    const text = await response.text();
-    return { status: response.status, body: text === '' ? undefined : JSON.parse(text) };
-  }
+  const api = (method: string, path: string, body?: unknown) => apiRequest(server, method, path, body);
+
 
   async function finished(endpoint: string, withinMs = 15_000): Promise<any> {
     const deadline = Date.now() + withinMs;

@@ -25,7 +25,7 @@ import { SimulatedDevice } from '../../simulators/device/index.js';
 import { buildSimImage } from '../../simulators/device/firmware/image-format.js';
 import type { DeviceSuitConfig } from '../../simulators/device/firmware/suit-verifier.js';
 import { CLASS, OTHER_ID, VENDOR, createTestPki, type TestPki } from '../unit/firmware/helpers.js';
-import { getJson, startTestServer, type TestServer } from '../helpers/in-process-server.js';
+import { api as apiRequest, getJson, startTestServer, type TestServer } from '../helpers/in-process-server.js';
 import { defaultServerConfig } from '../../src/config.js';
 import { startServer } from '../../src/server.js';
 import { systemClock, type Clock } from '../../src/util/clock.js';
@@ -74,15 +74,8 @@ describe('signed manifests: the server verifier and the simulated device refuse 
     pki?.cleanup();
   });
 
-  async function api(method: string, path: string, body?: unknown): Promise<{ status: number; body: any }> {
-    const response = await fetch(`${server.baseUrl}${path}`, {
-      method,
-      headers: body === undefined ? {} : { 'content-type': 'application/json' },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    const text = await response.text();
-    return { status: response.status, body: text === '' ? undefined : JSON.parse(text) };
-  }
+  const api = (method: string, path: string, body?: unknown) => apiRequest(server, method, path, body);
+
 
   const suitConfig = (p: SecurityProfile, overrides: Partial<DeviceSuitConfig> = {}): DeviceSuitConfig => ({
     profile: p,

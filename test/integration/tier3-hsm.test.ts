@@ -19,7 +19,7 @@ import { buildSimImage } from '../../simulators/device/firmware/image-format.js'
 import type { DeviceKeySource } from '../../simulators/device/firmware/key-source.js';
 import { openPkcs11KeySource } from '../../simulators/device/firmware/key-source-pkcs11.js';
 import { CLASS, SOFTHSM_LIB, VENDOR, createSoftHsmToken, createTestPki, type TestPki } from '../unit/firmware/helpers.js';
-import { getJson, startTestServer, type TestServer } from '../helpers/in-process-server.js';
+import { api as apiRequest, getJson, startTestServer, type TestServer } from '../helpers/in-process-server.js';
 
 const available = existsSync(SOFTHSM_LIB);
 if (!available && process.env.CI) throw new Error(`softhsm2 is required in CI but ${SOFTHSM_LIB} is missing`);
@@ -92,15 +92,8 @@ describe.runIf(available)('tier 3: device keys and the server signing key in sof
     pki?.cleanup();
   });
 
-  async function api(method: string, path: string, body?: unknown): Promise<{ status: number; body: any }> {
-    const response = await fetch(`${server.baseUrl}${path}`, {
-      method,
-      headers: body === undefined ? {} : { 'content-type': 'application/json' },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    const text = await response.text();
-    return { status: response.status, body: text === '' ? undefined : JSON.parse(text) };
-  }
+  const api = (method: string, path: string, body?: unknown) => apiRequest(server, method, path, body);
+
 
   /** A tier-3 device paired on the server, its unwrapping key created in its own token. */
   async function tier3Device(endpointName: string, tokenLabel: string, keyId: string): Promise<{ sim: SimulatedDevice; keys: DeviceKeySource; log: string[] }> {

@@ -4,7 +4,7 @@
  */
 import { spawn } from 'node:child_process';
 import { afterEach, describe, expect, it } from 'vitest';
-import { startTestServer, type TestServer } from '../helpers/in-process-server.js';
+import { api, startTestServer, type TestServer } from '../helpers/in-process-server.js';
 import { hasTool } from '../helpers/required-tool.js';
 
 const available = hasTool('coap-client-openssl', 'apt-get install libcoap3-bin');
@@ -24,16 +24,6 @@ function coapClient(args: string[]): Promise<{ code: number | null; stdout: stri
       resolve({ code, stdout, stderr });
     });
   });
-}
-
-async function api(server: TestServer, method: string, path: string, body?: unknown): Promise<{ status: number; body: any }> {
-  const response = await fetch(`${server.baseUrl}${path}`, {
-    method,
-    headers: body === undefined ? {} : { 'content-type': 'application/json' },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await response.text();
-  return { status: response.status, body: text === '' ? undefined : JSON.parse(text) };
 }
 
 describe.skipIf(!available)('interop: libcoap coap-client-openssl over CoAPS (DTLS-PSK)', () => {

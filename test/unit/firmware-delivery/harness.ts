@@ -66,6 +66,7 @@ export async function startFirmwareHarness(options: {
     deliveries: options.deliveries,
     dataDir,
     coapAddress: () => coap.address(),
+    coap,
     policy: { ...FAST_POLICY, ...options.policy },
   });
   coap.setRequestHandler(firmware.wrapHandler((request) => lwm2m.handleRequest(request)));
