@@ -11,11 +11,13 @@ import { startFirmwareHarness, type FirmwareHarness } from '../unit/firmware-del
 
 const BLOCK = 1024;
 
-/** Counts the /5/0/0 push blocks the server sends; `onBlock` sees each one as it leaves. */
+/** Counts the /5/0/0 push blocks the server sends and the pull blocks it is asked for. */
 class PushCounter {
   blocks = 0;
   bytes = 0;
   onBlock: ((blocks: number) => void) | undefined;
+  pullRequests = 0;
+  onPullRequest: ((requests: number) => void) | undefined;
 
   wrap(inner: DatagramTransport): DatagramTransport {
     return {
@@ -28,7 +30,15 @@ class PushCounter {
         }
         inner.send(datagram, remote);
       },
-      onDatagram: (handler) => inner.onDatagram(handler),
+      onDatagram: (handler) =>
+        inner.onDatagram((datagram, remote) => {
+          const message = parseMessage(datagram);
+          if (message.code === CoapCode.GET && uriPath(message)[0] === 'fw') {
+            this.pullRequests++;
+            this.onPullRequest?.(this.pullRequests);
+          }
+          handler(datagram, remote);
+        }),
       address: () => inner.address(),
       close: () => inner.close(),
     };
@@ -98,6 +108,41 @@ describe('pausing a push and holding the Update', () => {
     expect(counter.bytes).toBeLessThanOrEqual(image.length + BLOCK);
     expect(counter.bytes).toBe(image.length);
     expect(record.history.map((e) => e.to)).toEqual(['inspecting', 'transferring', 'paused', 'transferring', 'downloaded', 'updating', 'verifying', 'succeeded']);
+  }, 15_000);
+
+  it('a pulling device that turns busy stops by itself and resumes from its last block', async () => {
+    const version = '5.3.0';
+    const image = h.image(version, 30 * BLOCK);
+    const imageId = await h.upload(image, version);
+    const device = await h.device({ endpointName: 'pause-pull', firmware: { behaviour: { pullBlockSzx: 6 } } });
+    const before = device.firmware.running.version;
+    let release: (() => void) | undefined;
+    let busy: Promise<void> | undefined;
+    device.firmware.setIdleGate(() => busy);
+    counter.pullRequests = 0;
+    const deliveries = h.firmware.deliveries;
+    counter.onPullRequest = (requests) => {
+      if (requests !== 12) return;
+      // The device turns busy while block 11 is on its way: it asks for no more.
+      busy = new Promise<void>((resolve) => (release = resolve));
+      void deliveries.pause('pause-pull');
+    };
+    const started = await deliveries.start('pause-pull', imageId, 'pull');
+    const paused = await reaches(started.id, 'paused');
+    counter.onPullRequest = undefined;
+    expect(paused.method).toBe('pull');
+    await sleep(400);
+    expect([counter.pullRequests, device.firmware.state, device.firmware.running.version]).toEqual([12, 1, before]);
+
+    const finished = deliveries.whenFinished(started.id);
+    busy = undefined;
+    release!();
+    expect(await deliveries.resume('pause-pull')).toBe(true);
+    const record = await finished;
+    expect(record.state).toBe('succeeded');
+    expect(device.firmware.running.sha256).toBe(image.subarray(10, 42).toString('hex'));
+    // Each block asked once: the pull went on from where it stopped.
+    expect(counter.pullRequests).toBe(Math.ceil(image.length / BLOCK));
   }, 15_000);
 
   it('holds Update until released, and runs no phase timer meanwhile', async () => {

@@ -46,6 +46,8 @@ export class FirmwareUpdater {
   private connectionLosses = 0;
   private deferralsLeft: number;
   private stopped = false;
+  /** Set by the device's discretion: resolves when the device is idle (see setIdleGate). */
+  private idleGate: (() => Promise<void> | undefined) | undefined;
 
   constructor(private readonly options: FirmwareUpdaterOptions) {
     this.store = options.store;
@@ -104,6 +106,14 @@ export class FirmwareUpdater {
   /** For tests: the whole persisted record. */
   snapshot(): FirmwareDiskState {
     return structuredClone(this.disk);
+  }
+
+  /**
+   * A device that turns busy pauses its own pull between two blocks and goes on from its
+   * last block when the gate's promise resolves (the gate answers undefined while idle) (the server cannot stop a pull, LwM2M gives it no way).
+   */
+  setIdleGate(gate: (() => Promise<void> | undefined) | undefined): void {
+    this.idleGate = gate;
   }
 
   /** Picks up an interrupted pull after a restart (call once the device is registered). */
@@ -298,6 +308,8 @@ export class FirmwareUpdater {
         etag,
         ackTimeoutMs: this.behaviour.pullAckTimeoutMs ?? 2000,
         maxRetransmit: this.behaviour.pullMaxRetransmit ?? 4,
+        // Read per block: the device may be given its gate after the pull began.
+        untilIdle: () => this.idleGate?.(),
         onBlock: (block) => {
           if (this.stopped) return false;
           if (block.offset === 0 || this.disk.etag === null || this.disk.total === null) {

@@ -54,6 +54,11 @@ export interface PullOptions {
   maxRetransmit: number;
   /** Return false to stop (e.g. the device was cancelled or lost power). */
   onBlock: (block: BlockReceived) => boolean | void;
+  /**
+   * Awaited before each block: a busy device holds its pull here and asks for the next
+   * block (same offset, same ETag check) once it is idle again. Undefined = idle now.
+   */
+  untilIdle?: () => Promise<void> | undefined;
 }
 
 /** The block exchange waiting for its response, with its retransmission schedule. */
@@ -80,6 +85,9 @@ export class BlockPuller {
   // start and a counter, rather than a call into the CSPRNG for every block.
   private nextToken = Math.floor(Math.random() * 0x100000000) >>> 0;
   private aborted = false;
+  /** Rejects on abort(), so a pull held while the device is busy ends too. */
+  private readonly abortedSignal: Promise<never>;
+  private rejectAborted!: (err: Error) => void;
   /**
    * One timer for the whole pull, not one per block: it is armed for the current block's
    * retransmission deadline and, when it fires early (the block it was armed for was answered
@@ -90,11 +98,14 @@ export class BlockPuller {
   private timerAt = 0;
 
   constructor(private readonly transport: DatagramTransport) {
+    this.abortedSignal = new Promise<never>((_, reject) => (this.rejectAborted = reject));
+    this.abortedSignal.catch(() => {});
     transport.onDatagram((datagram, remote) => this.onDatagram(datagram, remote));
   }
 
   abort(): void {
     this.aborted = true;
+    this.rejectAborted(new PullError('aborted', 'aborted'));
     const waiting = this.waiting;
     this.stopTimer();
     if (waiting) {
@@ -119,6 +130,9 @@ export class BlockPuller {
     // The request's options are the same for every block but Block2 (the last of them by number).
     const fixedOptions = [...pathOptions(options.target.path), ...queryOptions(options.target.query)].sort((a, b) => a.number - b.number);
     for (;;) {
+      if (this.aborted) throw new PullError('aborted', 'aborted');
+      const busy = options.untilIdle?.();
+      if (busy) await Promise.race([busy, this.abortedSignal]);
       if (this.aborted) throw new PullError('aborted', 'aborted');
       const size = blockSize(szx);
       const num = Math.floor(offset / size);

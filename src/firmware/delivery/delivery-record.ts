@@ -8,6 +8,9 @@ export type RequestedMethod = DeliveryMethod | 'auto';
  * pending: created, not started yet (or waiting for the device to register again)
  * inspecting: reading the device's Object 5 (state, result, protocols, delivery method)
  * transferring: push write in flight, or the device is pulling from our URI
+ * paused: the transfer is on hold while the device is busy (push: the server sends no
+ *   block; pull: the device stopped by itself); resume goes on from the bytes acknowledged
+ * held: the device holds the package (State 2) and Update waits for releaseUpdate()
  * downloaded: the device holds the package (State 2); Update is being executed
  * updating: Update executed, the device is installing and rebooting (State 3)
  * verifying: the device said success; waiting for it to register with the new version
@@ -18,6 +21,8 @@ export type DeliveryState =
   | 'pending'
   | 'inspecting'
   | 'transferring'
+  | 'paused'
+  | 'held'
   | 'downloaded'
   | 'updating'
   | 'verifying'
@@ -79,5 +84,9 @@ export interface DeliveryRecord {
   maxDeferMs: number | undefined;
   /** A push failed because the device went silent: retry when it registers (or updates) again. */
   retryOnRegistration: boolean;
+  /** Started with holdUpdate: after the download, Update waits for releaseUpdate(). Absent in older records. */
+  holdUpdate?: boolean;
+  /** releaseUpdate() was called (possibly before the download finished). */
+  updateReleased?: boolean;
   history: HistoryEntry[];
 }

@@ -19,7 +19,7 @@ import type { FirmwareImageMeta } from '../../store/types.js';
 import { systemClock, type Clock, type TimerHandle } from '../../util/clock.js';
 import { silentLogger, type Logger } from '../../util/logger.js';
 import type { FirmwareRepository } from '../repository/firmware-repository.js';
-import { TERMINAL_STATES, type DeliveryOutcome, type DeliveryRecord, type RequestedMethod } from './delivery-record.js';
+import { TERMINAL_STATES, type DeliveryOutcome, type DeliveryRecord, type DeliveryState, type RequestedMethod } from './delivery-record.js';
 import type { DeliveryStore } from './delivery-store.js';
 import {
   cancelOnDevice,
@@ -36,6 +36,7 @@ import { FirmwareDeliveryEvents } from './events.js';
 import type { FirmwareHost } from './firmware-host.js';
 import { DEFAULT_POLICY, phaseTimeoutMs, type DeliveryPolicy } from './policy.js';
 import { transition, type DeliveryCommand, type DeliveryEvent } from './state-machine.js';
+import { pushInBlocks, type BlockRequester } from './block-push.js';
 
 export class DeliveryConflictError extends Error {
   override readonly name = 'DeliveryConflictError';
@@ -60,6 +61,16 @@ export interface DeliveryServiceOptions {
   verifyImage?: ImageVerifier;
   /** Minimum interval between progress events of one delivery (default 250 ms). */
   progressIntervalMs?: number;
+  /**
+   * The CoAP endpoint: with it a push is sent block by block and can pause and resume at
+   * the acknowledged offset; without it a push is one write that pause cannot interrupt.
+   */
+  blockRequester?: BlockRequester;
+}
+
+export interface StartOptions {
+  /** After the download, Update (the reboot) waits for releaseUpdate(). */
+  holdUpdate?: boolean;
 }
 
 interface Runtime {
@@ -77,6 +88,12 @@ interface Runtime {
   progressQueuedAt: number;
   /** Bumped by every transfer, so a superseded push's late answer is ignored. */
   transferGeneration: number;
+  /** Bytes of the current push the device acknowledged (exact, unlike the throttled record.bytes). */
+  pushOffset: number;
+  /** Set by pause-transfer: the push stops before its next block. */
+  pushStop: boolean;
+  /** The running push, so a resumed one starts only after it stopped. */
+  pushDone: Promise<void>;
 }
 
 export class DeliveryService {
@@ -115,7 +132,7 @@ export class DeliveryService {
   }
 
   /** Starts delivering an image to a registered device. */
-  async start(endpoint: string, imageId: string, method: RequestedMethod = 'auto'): Promise<DeliveryRecord> {
+  async start(endpoint: string, imageId: string, method: RequestedMethod = 'auto', startOptions: StartOptions = {}): Promise<DeliveryRecord> {
     if (!this.options.registration(endpoint)) throw new UnknownDeviceError(endpoint);
     const image = await this.options.repository.require(imageId);
     if (this.byEndpoint.has(endpoint)) {
@@ -147,6 +164,7 @@ export class DeliveryService {
       previousVersion: undefined,
       maxDeferMs: undefined,
       retryOnRegistration: false,
+      ...(startOptions.holdUpdate === true ? { holdUpdate: true, updateReleased: false } : {}),
       history: [],
     };
     await this.options.store.put(record);
@@ -163,6 +181,48 @@ export class DeliveryService {
     this.dispatch(runtime, { kind: 'cancel', reason });
     await runtime.chain;
     return true;
+  }
+
+  /** The device turned busy: the transfer stops moving bytes (see state-machine.ts). False when nothing was paused. */
+  pause(endpoint: string): Promise<boolean> {
+    return this.command(endpoint, { kind: 'pause' }, (before, after) => before !== 'paused' && after === 'paused');
+  }
+
+  /**
+   * resume(endpoint): the device is idle again, its paused transfer goes on from the
+   * acknowledged bytes (false when nothing was paused).
+   * resume(): after a restart, picks up every unfinished delivery from the store (how many).
+   */
+  resume(endpoint: string): Promise<boolean>;
+  resume(): Promise<number>;
+  resume(endpoint?: string): Promise<boolean | number> {
+    if (endpoint === undefined) return this.resumeAll();
+    return this.command(endpoint, { kind: 'resume' }, (before, after) => before === 'paused' && after !== 'paused');
+  }
+
+  /** Lets a delivery started with holdUpdate run Update (now, or as soon as the package is there). */
+  async releaseUpdate(endpoint: string): Promise<boolean> {
+    const runtime = this.runtimeOf(endpoint);
+    if (!runtime) return false;
+    this.dispatch(runtime, { kind: 'release-update' });
+    await runtime.chain;
+    return runtime.record.updateReleased === true;
+  }
+
+  private async command(endpoint: string, event: DeliveryEvent, took: (before: DeliveryState, after: DeliveryState) => boolean): Promise<boolean> {
+    const runtime = this.runtimeOf(endpoint);
+    if (!runtime) return false;
+    // Synchronously, so a push sees the pause before it sends its next block.
+    if (event.kind === 'pause' && runtime.record.state === 'transferring') runtime.pushStop = true;
+    const before = runtime.record.state;
+    this.dispatch(runtime, event);
+    await runtime.chain;
+    return took(before, runtime.record.state);
+  }
+
+  private runtimeOf(endpoint: string): Runtime | undefined {
+    const id = this.byEndpoint.get(endpoint);
+    return id === undefined ? undefined : this.running.get(id);
   }
 
   /** The endpoint's newest delivery (finished or not). */
@@ -204,7 +264,7 @@ export class DeliveryService {
   }
 
   /** After a restart: picks up every unfinished delivery from the store. */
-  async resume(): Promise<number> {
+  private async resumeAll(): Promise<number> {
     const active = await this.options.store.active();
     for (const record of active) {
       if (this.running.has(record.id) || this.byEndpoint.has(record.endpoint)) continue;
@@ -248,6 +308,9 @@ export class DeliveryService {
       lastProgressAt: 0,
       progressQueuedAt: Number.NEGATIVE_INFINITY,
       transferGeneration: 0,
+      pushOffset: 0,
+      pushStop: false,
+      pushDone: Promise.resolve(),
     };
     this.running.set(record.id, runtime);
     this.byEndpoint.set(record.endpoint, record.id);
@@ -308,7 +371,10 @@ export class DeliveryService {
         return;
       case 'transfer':
         this.watch(runtime);
-        void this.transfer(runtime, command.method, command.resetFirst);
+        void this.transfer(runtime, command.method, command.resetFirst, command.resumeFrom);
+        return;
+      case 'pause-transfer':
+        runtime.pushStop = true;
         return;
       case 'execute':
         void executeUpdate(this.options.devices, endpoint, timeoutMs).then(
@@ -334,21 +400,53 @@ export class DeliveryService {
     }
   }
 
-  private async transfer(runtime: Runtime, method: 'push' | 'pull', resetFirst: boolean): Promise<void> {
+  private async transfer(runtime: Runtime, method: 'push' | 'pull', resetFirst: boolean, resumeFrom?: number): Promise<void> {
     const generation = ++runtime.transferGeneration;
     const record = runtime.record;
     const { endpoint } = record;
     const timeoutMs = this.policy.requestTimeoutMs;
     const current = (): boolean => runtime.transferGeneration === generation && !TERMINAL_STATES.has(runtime.record.state);
+    // A superseded push stops before its next block; wait for it so two never interleave.
+    await runtime.pushDone;
+    if (!current()) return;
+    runtime.pushStop = false;
+    const requester = this.options.blockRequester;
+    let finished!: () => void;
+    runtime.pushDone = new Promise<void>((resolve) => (finished = resolve));
     try {
       if (resetFirst) await resetObject5(this.options.devices, endpoint, timeoutMs);
       const bytes = await this.acquire(runtime);
       if (!current()) return;
-      if (method === 'push') {
+      if (method === 'push' && requester) {
+        // Resume from what the device acknowledged (known exactly here unless the server restarted).
+        const startOffset = resumeFrom === undefined ? 0 : Math.max(resumeFrom, runtime.pushOffset);
+        runtime.pushOffset = startOffset;
+        const result = await pushInBlocks({
+          requester,
+          registration: () => this.options.registration(endpoint),
+          endpoint,
+          bytes,
+          startOffset,
+          szx: this.policy.pushBlockSzx,
+          timeoutMs,
+          shouldStop: () => runtime.pushStop || !current(),
+          onAcknowledged: (acknowledged, total) => {
+            runtime.pushOffset = acknowledged;
+            if (current()) this.reportProgress(runtime, acknowledged, total);
+          },
+        });
+        if (result.kind === 'stopped') {
+          // Exact offset into the record, unthrottled: resume (even after a restart) starts there.
+          if (current()) this.dispatch(runtime, { kind: 'progress', bytes: result.offset, total: bytes.length });
+          return;
+        }
+      } else if (method === 'push') {
+        if (resumeFrom !== undefined && runtime.pushOffset >= bytes.length) return;
         await pushPackage(this.options.devices, endpoint, bytes, {
           timeoutMs,
           blockSzx: this.policy.pushBlockSzx,
           onProgress: (acknowledged, total) => {
+            runtime.pushOffset = acknowledged;
             if (current()) this.reportProgress(runtime, acknowledged, total);
           },
         });
@@ -364,6 +462,8 @@ export class DeliveryService {
     } catch (err) {
       if (!current()) return;
       await this.afterRefusal(runtime, method === 'push' ? `push ${Object5.package}` : `write ${Object5.packageUri}`, err);
+    } finally {
+      finished();
     }
   }
 

@@ -11,6 +11,7 @@ import type { Store } from '../../store/types.js';
 import type { Clock } from '../../util/clock.js';
 import type { Logger } from '../../util/logger.js';
 import { FirmwareRepository } from '../repository/firmware-repository.js';
+import type { BlockRequester } from './block-push.js';
 import { DeliveryService, type ImageVerifier } from './delivery-service.js';
 import { MemoryDeliveryStore, type DeliveryStore } from './delivery-store.js';
 import { FirmwareHost } from './firmware-host.js';
@@ -32,7 +33,8 @@ export interface FirmwareModuleOptions {
   logger?: Logger;
   verifyImage?: ImageVerifier;
   /** The CoAP endpoint serving the pull URIs: with it, pull progress counts every block served. */
-  coap?: { onBlock2Served(listener: (served: Block2Served) => void): void };
+  /** With request(), a push goes block by block and can pause and resume at the acknowledged offset. */
+  coap?: { onBlock2Served(listener: (served: Block2Served) => void): void } & Partial<BlockRequester>;
 }
 
 export interface FirmwareModule {
@@ -70,6 +72,7 @@ export async function createFirmwareModule(options: FirmwareModuleOptions): Prom
     clock: options.clock,
     logger: options.logger,
     verifyImage: options.verifyImage,
+    ...(options.coap?.request ? { blockRequester: { request: options.coap.request.bind(options.coap) } } : {}),
   });
   return {
     repository,

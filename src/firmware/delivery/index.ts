@@ -1,5 +1,5 @@
 /** Firmware delivery through Object 5: the state machine, its driver, and the pull host. */
-export { DeliveryService, DeliveryConflictError, type DeliveryServiceOptions, type ImageVerifier } from './delivery-service.js';
+export { DeliveryService, DeliveryConflictError, type DeliveryServiceOptions, type ImageVerifier, type StartOptions } from './delivery-service.js';
 export { transition, type DeliveryCommand, type DeliveryEvent, type DeviceFirmwareStatus, type Transition } from './state-machine.js';
 export {
   TERMINAL_STATES,
@@ -10,6 +10,7 @@ export {
   type HistoryEntry,
   type RequestedMethod,
 } from './delivery-record.js';
+export { pushInBlocks, type BlockRequester, type BlockPushOptions, type BlockPushResult } from './block-push.js';
 export { MemoryDeliveryStore, type DeliveryStore } from './delivery-store.js';
 export { FirmwareHost, PULL_PATH_PREFIX } from './firmware-host.js';
 export { FirmwareDeliveryEvents, type FirmwareDeliveryEventMap } from './events.js';

@@ -36,12 +36,23 @@ export type DeliveryEvent =
   | { kind: 'request-failed'; operation: string; reason: string; retryable: boolean; outcome?: DeliveryOutcome }
   | { kind: 'timeout' }
   | { kind: 'defer-elapsed' }
+  /** The device turned busy: stop moving bytes, keep what was acknowledged. */
+  | { kind: 'pause' }
+  /** The device is idle again: go on from the acknowledged bytes. */
+  | { kind: 'resume' }
+  /** The device may reboot now: run Update once (or as soon as) the package is there. */
+  | { kind: 'release-update' }
   | { kind: 'cancel'; reason?: string };
 
 export type DeliveryCommand =
   | { kind: 'inspect' }
-  /** Start (or restart) the transfer; `resetFirst`: put the device's Object 5 back to Idle before. */
-  | { kind: 'transfer'; method: DeliveryMethod; resetFirst: boolean }
+  /**
+   * Start (or restart) the transfer; `resetFirst`: put the device's Object 5 back to Idle before.
+   * `resumeFrom`: a paused push goes on from this acknowledged offset (the driver may know a later one).
+   */
+  | { kind: 'transfer'; method: DeliveryMethod; resetFirst: boolean; resumeFrom?: number }
+  /** Stop sending push blocks after the one in flight (pull: the device pauses by itself). */
+  | { kind: 'pause-transfer' }
   | { kind: 'execute' }
   | { kind: 'cancel-on-device' }
   | { kind: 'schedule-defer'; delayMs: number }
@@ -67,6 +78,10 @@ export function transition(current: DeliveryRecord, event: DeliveryEvent, policy
       return fromInspecting(current, event, policy, now);
     case 'transferring':
       return fromTransferring(current, event, policy, now);
+    case 'paused':
+      return fromPaused(current, event, policy, now);
+    case 'held':
+      return fromHeld(current, event, policy, now);
     case 'downloaded':
       return fromDownloaded(current, event, policy, now);
     case 'updating':
@@ -103,6 +118,9 @@ function fromInspecting(d: DeliveryRecord, event: DeliveryEvent, policy: Deliver
       return fail(d, event, now, event.outcome ?? 'device-error', `${event.operation}: ${event.reason}`);
     case 'timeout':
       return fail(d, event, now, 'timeout', `the device did not answer the Object 5 reads within ${policy.inspectTimeoutMs} ms`);
+    case 'pause':
+      // Nothing sent yet: the answer to the reads is dropped and resume reads again.
+      return move(d, 'paused', event, now, {}, [], 'before the transfer');
     default:
       return ignored(d);
   }
@@ -124,6 +142,69 @@ function fromTransferring(d: DeliveryRecord, event: DeliveryEvent, policy: Deliv
       return stay(d, { retryOnRegistration: true, reason: `${event.operation}: ${event.reason}` });
     case 'timeout':
       return retryOrFail(d, event, policy, now, 'timeout', `no transfer progress for ${policy.transferTimeoutMs} ms`);
+    case 'pause':
+      return move(d, 'paused', event, now, {}, d.method === 'push' ? [{ kind: 'pause-transfer' }] : [], `at ${d.bytes} of ${d.total} bytes`);
+    case 'release-update':
+      return d.updateReleased === true ? ignored(d) : stay(d, { updateReleased: true });
+    default:
+      return ignored(d);
+  }
+}
+
+/** Paused: no phase timer runs; the device may still report (a pulling device may even finish). */
+function fromPaused(d: DeliveryRecord, event: DeliveryEvent, policy: DeliveryPolicy, now: number): Transition {
+  switch (event.kind) {
+    case 'resume': {
+      if (d.method === undefined) return move(d, 'inspecting', event, now, {}, [{ kind: 'inspect' }], 'paused before the transfer');
+      // Pull: the device goes on by itself from its last block; push: the server sends the next block.
+      const commands: DeliveryCommand[] = d.method === 'push' ? [{ kind: 'transfer', method: 'push', resetFirst: false, resumeFrom: d.bytes }] : [];
+      return move(d, 'transferring', event, now, {}, commands, `from ${d.bytes} of ${d.total} bytes`);
+    }
+    case 'progress':
+      // The block that was in flight when the pause came was acknowledged.
+      return stay(d, { bytes: event.bytes, total: event.total });
+    case 'handed-over':
+      return stay(d, d.method === 'push' ? { bytes: d.total } : {});
+    case 'device-state':
+    case 'registered': {
+      const { state, result } = event.kind === 'registered' ? event.status : event;
+      if (state === FirmwareState.downloaded || nonsenseOf(state, result) !== undefined) {
+        return onTransferStatus(d, event, state, result, policy, now, event.kind === 'registered');
+      }
+      const info = updateResultInfo(result)!;
+      if (state === FirmwareState.idle && (info.handling === 'fail' || info.handling === 'retry-transfer')) {
+        return fail(d, event, now, info.outcome, `device reported Update Result ${result}: ${info.description}`, [], { deviceState: state, result });
+      }
+      return stay(d, { deviceState: state, result });
+    }
+    case 'request-failed':
+      // The last push block went unanswered; resume tries again (from 0 if the device lost it).
+      return stay(d, { reason: `${event.operation}: ${event.reason}` });
+    case 'release-update':
+      return d.updateReleased === true ? ignored(d) : stay(d, { updateReleased: true });
+    default:
+      return ignored(d);
+  }
+}
+
+/** Held: the package is on the device; the reboot waits for release-update. No phase timer runs. */
+function fromHeld(d: DeliveryRecord, event: DeliveryEvent, policy: DeliveryPolicy, now: number): Transition {
+  switch (event.kind) {
+    case 'release-update':
+      return move(d, 'downloaded', event, now, { updateReleased: true }, [{ kind: 'execute' }]);
+    case 'device-state':
+    case 'registered': {
+      const { state, result } = event.kind === 'registered' ? event.status : event;
+      const nonsense = nonsenseOf(state, result);
+      if (nonsense) return fail(d, event, now, 'bad-device-state', nonsense);
+      const seen = { deviceState: state, result };
+      if (state === FirmwareState.downloaded) return stay(d, seen);
+      if (state === FirmwareState.updating) return fail(d, event, now, 'bad-device-state', 'the device started installing (State 3) before Update was executed', [], seen);
+      const info = updateResultInfo(result)!;
+      if (info.handling === 'fail') return fail(d, event, now, info.outcome, `device reported Update Result ${result}: ${info.description}`, [], seen);
+      if (state === FirmwareState.idle) return retryOrFail(d, event, policy, now, 'connection-lost', `the device dropped the held package (State 0, Update Result ${result})`, seen);
+      return stay(d, seen);
+    }
     default:
       return ignored(d);
   }
@@ -134,6 +215,9 @@ function onTransferStatus(d: DeliveryRecord, event: DeliveryEvent, state: number
   if (nonsense) return fail(d, event, now, 'bad-device-state', nonsense);
   const seen = { deviceState: state, result };
   if (state === FirmwareState.downloaded) {
+    if (d.holdUpdate === true && d.updateReleased !== true) {
+      return move(d, 'held', event, now, { ...seen, bytes: d.total, retryOnRegistration: false }, [], 'Update waits for release');
+    }
     return move(d, 'downloaded', event, now, { ...seen, bytes: d.total, retryOnRegistration: false }, [{ kind: 'execute' }]);
   }
   if (state === FirmwareState.updating) return fail(d, event, now, 'bad-device-state', 'the device reported Updating (State 3) before Update was executed');

@@ -30,6 +30,9 @@ interface Edge {
 const edges: Edge[] = [
   { name: 'transferring (push) → paused stops the push', from: record('transferring'), event: { kind: 'pause' }, to: 'paused', commands: ['pause-transfer'] },
   { name: 'transferring (pull) → paused: the device stops by itself, nothing sent', from: record('transferring', { method: 'pull' }), event: { kind: 'pause' }, to: 'paused', commands: [] },
+  { name: 'inspecting → paused: nothing sent yet', from: record('inspecting', { method: undefined }), event: { kind: 'pause' }, to: 'paused', commands: [] },
+  { name: 'paused before the transfer → inspecting reads again on resume', from: record('paused', { method: undefined }), event: { kind: 'resume' }, to: 'inspecting', commands: ['inspect'] },
+  { name: 'paused before the transfer: a late inspection answer is dropped', from: record('paused', { method: undefined }), event: { kind: 'inspected', status: { state: 0, result: 0 } }, to: 'paused', commands: [] },
   { name: 'paused (push) → transferring resumes the push', from: record('paused'), event: { kind: 'resume' }, to: 'transferring', commands: ['transfer'] },
   { name: 'paused (pull) → transferring: the device goes on by itself', from: record('paused', { method: 'pull' }), event: { kind: 'resume' }, to: 'transferring', commands: [] },
   { name: 'paused: the block in flight was acknowledged', from: record('paused'), event: { kind: 'progress', bytes: 5120, total: 10_000 }, to: 'paused', commands: [] },
