@@ -231,6 +231,11 @@ export class SimulatedDevice {
       ...(this.discretion ? [discretionObject(this.discretion)] : []),
     ]);
     this.discretion?.onChange(() => this.observations?.checkNow());
+    // A busy device stops pulling firmware and resumes from its last block when idle again.
+    if (this.discretion) {
+      const discretion = this.discretion;
+      this.firmware.setIdleGate(() => discretion.whenIdle());
+    }
     this.observations = new ObservationSet({
       clock: this.clock,
       checkIntervalMs: options.observeCheckIntervalMs ?? 1000,

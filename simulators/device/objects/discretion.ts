@@ -85,6 +85,29 @@ export class DeviceDiscretion {
     this.changed();
   }
 
+  /**
+   * undefined while idle; while busy, a promise that settles when the device turns idle again
+   * (told by setIdle/followSchedule, or found by checking the schedule every `checkMs`).
+   */
+  whenIdle(checkMs = 250): Promise<void> | undefined {
+    if (!this.isBusy()) return undefined;
+    return new Promise((resolve) => {
+      let timer: ReturnType<Clock['setTimeout']> | undefined;
+      const done = (): boolean => {
+        if (this.isBusy()) return false;
+        off();
+        if (timer) this.clock.clearTimeout(timer);
+        resolve();
+        return true;
+      };
+      const off = this.onChange(() => void done());
+      const poll = (): void => {
+        if (!done()) timer = this.clock.setTimeout(poll, checkMs);
+      };
+      timer = this.clock.setTimeout(poll, checkMs);
+    });
+  }
+
   onChange(listener: () => void): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
