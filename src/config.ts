@@ -1,3 +1,5 @@
+import type { DtlsLimits } from './dtls/config.js';
+
 /** The server's configuration, as the CLI flags give it. Defaults live here, once. */
 export interface ServerConfig {
   coapHost: string;
@@ -29,6 +31,8 @@ export interface ServerConfig {
   dtlsCertFile?: string;
   /** Trust anchors (PEM) client certificates must chain to; without it X.509 devices cannot connect. */
   dtlsCaFile?: string;
+  /** Bounds of the CoAPS listener (sessions, handshakes in progress, idle timeout, per-IP handshake rate). */
+  dtlsLimits?: Partial<DtlsLimits>;
   /** Largest firmware image accepted by POST /api/firmware (default 64 MiB). */
   maxImageBytes?: number;
   /** Host devices use to reach our CoAP port in pull URIs (default: the bound address, or 127.0.0.1 when bound to all). */
@@ -77,10 +81,10 @@ export function parseSeconds(text: string, flag: string): number {
   return seconds;
 }
 
-/** A size flag in bytes: a positive whole number. */
-export function parseByteCount(text: string, flag: string): number {
+/** A count or size flag: a positive whole number. */
+export function parsePositiveInteger(text: string, flag: string): number {
   if (!/^\d+$/.test(text) || Number(text) < 1 || !Number.isSafeInteger(Number(text))) {
-    throw new ConfigError(`${flag} must be a positive whole number of bytes, got "${text}"`);
+    throw new ConfigError(`${flag} must be a positive whole number, got "${text}"`);
   }
   return Number(text);
 }

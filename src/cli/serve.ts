@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
-import { defaultServerConfig, parseByteCount, parsePort, parseSeconds, parseStoreKind, type ServerConfig } from '../config.js';
+import type { DtlsLimits } from '../dtls/config.js';
+import { defaultServerConfig, parsePositiveInteger, parsePort, parseSeconds, parseStoreKind, type ServerConfig } from '../config.js';
 import { startServer } from '../server.js';
 import { createLogger } from '../util/logger.js';
 import { parseTimeScale } from '../rollout/time-scale.js';
@@ -20,6 +21,10 @@ interface ServeFlags {
   bootstrapCoapsPort?: string;
   coapsPort: string;
   maxImageBytes?: string;
+  dtlsMaxSessions?: string;
+  dtlsMaxHandshakes?: string;
+  dtlsIdleTimeout?: string;
+  dtlsHandshakeRate?: string;
   firmwarePullHost?: string;
   allowNosec?: boolean;
   dtlsKey?: string;
@@ -52,6 +57,10 @@ export function registerServeCommand(program: Command): void {
     .option('--dtls-key <file>', "the server's P-256 private key (PEM) for ECDHE-ECDSA; default: a self-signed pair made in <data-dir>")
     .option('--dtls-cert <file>', "the server's certificate chain (PEM, leaf first), with --dtls-key")
     .option('--dtls-ca <file>', 'trust anchors (PEM) for device certificates; without it X.509 devices cannot connect')
+    .option('--dtls-max-sessions <n>', 'CoAPS sessions held at once, established or handshaking (default 10000)')
+    .option('--dtls-max-handshakes <n>', 'CoAPS handshakes in progress at once (default 500)')
+    .option('--dtls-idle-timeout <seconds>', 'drop a CoAPS session silent for this long (default 1800)')
+    .option('--dtls-handshake-rate <per-second>', 'new CoAPS handshakes allowed per source IP per second, in bursts of twice that (default 10)')
     .option('--max-image-bytes <bytes>', 'largest firmware image POST /api/firmware accepts (default 67108864 = 64 MiB)')
     .option('--firmware-pull-host <host>', 'host name devices use in pull URIs (default: the CoAP address, or 127.0.0.1 when bound to all)')
     .option('--time-scale <factor>', "run the rollout scheduler's clock this many times faster (rehearsing a plan against the simulated fleet)")
@@ -75,8 +84,9 @@ export function registerServeCommand(program: Command): void {
         dtlsKeyFile: flags.dtlsKey,
         dtlsCertFile: flags.dtlsCert,
         dtlsCaFile: flags.dtlsCa,
-        maxImageBytes: flags.maxImageBytes === undefined ? undefined : parseByteCount(flags.maxImageBytes, '--max-image-bytes'),
+        maxImageBytes: flags.maxImageBytes === undefined ? undefined : parsePositiveInteger(flags.maxImageBytes, '--max-image-bytes'),
         firmwarePullHost: flags.firmwarePullHost,
+        dtlsLimits: dtlsLimitsFrom(flags),
       };
       if (flags.timeScale !== undefined) config.timeScale = parseTimeScale(flags.timeScale);
       const logger = createLogger(config.logLevel);
@@ -107,4 +117,18 @@ export function registerServeCommand(program: Command): void {
       process.on('SIGINT', () => stop('SIGINT'));
       process.on('SIGTERM', () => stop('SIGTERM'));
     });
+}
+
+/** Only the limits given on the command line; the DTLS layer's defaults fill in the rest. */
+function dtlsLimitsFrom(flags: ServeFlags): Partial<DtlsLimits> {
+  const limits: Partial<DtlsLimits> = {};
+  if (flags.dtlsMaxSessions !== undefined) limits.maxSessions = parsePositiveInteger(flags.dtlsMaxSessions, '--dtls-max-sessions');
+  if (flags.dtlsMaxHandshakes !== undefined) limits.maxHandshakesInProgress = parsePositiveInteger(flags.dtlsMaxHandshakes, '--dtls-max-handshakes');
+  if (flags.dtlsIdleTimeout !== undefined) limits.idleTimeoutMs = parseSeconds(flags.dtlsIdleTimeout, '--dtls-idle-timeout') * 1000;
+  if (flags.dtlsHandshakeRate !== undefined) {
+    const rate = parsePositiveInteger(flags.dtlsHandshakeRate, '--dtls-handshake-rate');
+    limits.handshakesPerIpPerSecond = rate;
+    limits.handshakeBurstPerIp = rate * 2;
+  }
+  return limits;
 }

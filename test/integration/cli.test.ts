@@ -31,4 +31,13 @@ describe('lwm2m-server serve', () => {
     expect(code).toBe(1);
     expect(stderr).toContain('--coap-port must be a port number');
   });
+
+  it('refuses a DTLS limit that is not a positive whole number, naming the flag', async () => {
+    const child = runCli(['serve', '--coap-port', '0', '--dtls-max-sessions', '0']);
+    let stderr = '';
+    child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+    expect(code).toBe(1);
+    expect(stderr).toContain('--dtls-max-sessions must be a positive whole number, got "0"');
+  });
 });
