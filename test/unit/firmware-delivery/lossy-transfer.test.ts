@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFirmwareHarness, type FirmwareHarness } from './harness.js';
-import { startLossyProxy, type LossyProxy } from './lossy-proxy.js';
+import { startLossyProxy, type LossyProxy } from '../../helpers/lossy-proxy.js';
 
 describe('firmware transfer through a lossy, duplicating, reordering link', () => {
   let h: FirmwareHarness;
