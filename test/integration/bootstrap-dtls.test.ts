@@ -4,6 +4,7 @@
  * HTTP; a device proving another device's bootstrap identity, and a device with bootstrap
  * credentials coming over plain CoAP, are refused with 4.03 and a securityViolation event.
  */
+import { generateKeyPairSync } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { SecurityViolationEvent } from '../../src/lwm2m/server/events.js';
 import { SimulatedDevice } from '../../simulators/device/simulated-device.js';
@@ -85,6 +86,49 @@ describe('bootstrap over DTLS', () => {
     expect(violations).toEqual([]);
     const status = await api(server, 'GET', '/api/bootstrap/dev-a');
     expect(status.body.session.phase).toBe('finished');
+  });
+
+  it('delivers raw-public-key credentials: the device then registers over CoAPS with RPK', async () => {
+    const serverKey = (await api(server, 'GET', '/api/security/server')).body.pubkey as string;
+    const device = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
+    const config = {
+      bootstrap: { security: { mode: 'psk', identity: 'dev-r-bs', key: BS_KEY } },
+      servers: [
+        {
+          shortId: 3,
+          uri: `coaps://127.0.0.1:${server.coapsPort}`,
+          securityMode: 'rpk',
+          lifetime: 60,
+          binding: 'U',
+          clientPublicKey: device.publicKey.export({ type: 'spki', format: 'der' }).toString('hex'),
+          clientPrivateKey: device.privateKey.export({ type: 'pkcs8', format: 'der' }).toString('hex'),
+          serverPublicKey: serverKey,
+          registerCredentials: true,
+        },
+      ],
+    };
+    expect((await api(server, 'PUT', '/api/bootstrap/dev-r', config)).status).toBe(201);
+    const sim = new SimulatedDevice({
+      endpointName: 'dev-r',
+      serverUri: '',
+      bootstrapUri: `coaps://127.0.0.1:${server.bootstrapCoapsPort}`,
+      bootstrapSecurity: { mode: 'psk', identity: 'dev-r-bs', key: Buffer.from(BS_KEY, 'hex') },
+      retryDelayMs: 0,
+    });
+    cleanups.push(() => sim.stop());
+    await sim.register();
+    expect(sim.state).toBe('registered');
+    expect(sim.bootstrapAccount?.security?.mode).toBe('rpk');
+    expect(server.security.get('dev-r')?.mode).toBe('rpk');
+
+    const client = await api(server, 'GET', '/api/clients/dev-r');
+    expect(client.status).toBe(200);
+    const [address, port] = String(client.body.address).split(':');
+    const identity = server.dtls.peerIdentity({ address, port: Number(port) });
+    expect(identity?.kind).toBe('rpk');
+    expect(identity?.kind === 'rpk' && identity.publicKeyDer.toString('hex')).toBe(config.servers[0]!.clientPublicKey);
+    expect((await api(server, 'GET', '/api/clients/dev-r/3/0/0')).status).toBe(200);
+    expect(violations).toEqual([]);
   });
 
   it('refuses (4.03) a device that proves one bootstrap identity and asks as another endpoint', async () => {
