@@ -104,6 +104,9 @@ function fromInspecting(d: DeliveryRecord, event: DeliveryEvent, policy: Deliver
       const choice = chooseMethod(d.requestedMethod, { deliveryMethod: status.deliveryMethod, protocols: status.protocols }, event.hosted);
       if ('error' in choice) return fail(d, event, now, 'unsupported-device', choice.error);
       const maxDeferMs = status.maxDeferSec !== undefined && status.maxDeferSec > 0 ? status.maxDeferSec * 1000 : undefined;
+      // Reset first unless the device is fresh: one left in Idle with the Result of an earlier
+      // attempt (say 5) would report that stale Result during this transfer (an empty Package
+      // URI resets State and Result both).
       return move(d, 'transferring', event, now, {
         method: choice.method,
         attempts: d.attempts + 1,
@@ -112,7 +115,7 @@ function fromInspecting(d: DeliveryRecord, event: DeliveryEvent, policy: Deliver
         maxDeferMs,
         deviceState: status.state,
         result: status.result,
-      }, [{ kind: 'transfer', method: choice.method, resetFirst: status.state !== FirmwareState.idle }], `${choice.method}, attempt ${d.attempts + 1}`);
+      }, [{ kind: 'transfer', method: choice.method, resetFirst: status.state !== FirmwareState.idle || (status.result ?? 0) !== 0 }], `${choice.method}, attempt ${d.attempts + 1}`);
     }
     case 'request-failed':
       return fail(d, event, now, event.outcome ?? 'device-error', `${event.operation}: ${event.reason}`);

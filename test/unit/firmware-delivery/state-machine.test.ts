@@ -99,6 +99,15 @@ describe('delivery state machine', () => {
     }
   });
 
+  it('resets a device first unless it is Idle with the initial Result: a stale Result 5 must not end the new delivery', () => {
+    const fresh = run(record('inspecting', { requestedMethod: 'push' }), { kind: 'inspected', status: status(0, 0) });
+    expect(fresh.commands).toEqual([{ kind: 'transfer', method: 'push', resetFirst: false }]);
+    const afterFailure = run(record('inspecting', { requestedMethod: 'push' }), { kind: 'inspected', status: status(0, 5) });
+    expect(afterFailure.commands).toEqual([{ kind: 'transfer', method: 'push', resetFirst: true }]);
+    const afterSuccess = run(record('inspecting', { requestedMethod: 'push' }), { kind: 'inspected', status: status(0, 1) });
+    expect(afterSuccess.commands).toEqual([{ kind: 'transfer', method: 'push', resetFirst: true }]);
+  });
+
   it('counts attempts, keeps the chosen method and the defer period', () => {
     const inspected = run(record('inspecting', { attempts: 0, requestedMethod: 'push' }), { kind: 'inspected', status: status(2, 0, { maxDeferSec: 30, pkgVersion: '1.0' }) });
     expect(inspected.record).toMatchObject({ attempts: 1, method: 'push', maxDeferMs: 30_000, previousVersion: '1.0' });
