@@ -1,16 +1,5 @@
 import { ContentFormat, DecodeError, type MultiNodeCodec } from './types.js';
-import {
-  compositeRecords,
-  nodeRecords,
-  pathRecords,
-  recordsToPaths,
-  resolveRecords,
-  timestampedRecords,
-  toTimestamped,
-  type SenmlOptions,
-  type SenmlRecord,
-} from './senml.js';
-import { assembleComposite, assembleNode } from './tree.js';
+import { createSenmlCodec, type SenmlOptions, type SenmlRecord } from './senml.js';
 import { decodeCbor, encodeCbor } from './cbor.js';
 
 const FORMAT = ContentFormat.SENML_CBOR;
@@ -23,19 +12,7 @@ const BY_LABEL = new Map<number | string, keyof typeof LABELS>(
 
 /** SenML CBOR (RFC 8428 §6, LwM2M 1.1 §7.4.5): opaque values are CBOR byte strings. */
 export function createSenmlCborCodec(options: SenmlOptions = {}): MultiNodeCodec {
-  const now = options.now ?? Date.now;
-  return {
-    format: FORMAT,
-    encode: (node, path, model) => serialize(nodeRecords(FORMAT, node, path, model, true)),
-    decode: (payload, path, model) => assembleNode(FORMAT, resolveRecords(FORMAT, parse(payload), model, now), path, model),
-    encodeNodes: (nodes, model) => serialize(compositeRecords(FORMAT, nodes, model, true)),
-    decodeNodes: (payload, model, requested) =>
-      assembleComposite(FORMAT, resolveRecords(FORMAT, parse(payload), model, now), model, requested),
-    decodeTimestamped: (payload, model) => toTimestamped(resolveRecords(FORMAT, parse(payload), model, now)),
-    encodeTimestamped: (nodes, model) => serialize(timestampedRecords(FORMAT, nodes, model, true)),
-    encodePaths: (paths) => serialize(pathRecords(paths)),
-    decodePaths: (payload) => recordsToPaths(FORMAT, parse(payload)),
-  };
+  return createSenmlCodec({ format: FORMAT, serialize, parse, allowNonFinite: true }, options);
 }
 
 export const senmlCborCodec = createSenmlCborCodec();

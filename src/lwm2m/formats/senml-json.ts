@@ -1,16 +1,5 @@
 import { ContentFormat, DecodeError, type MultiNodeCodec } from './types.js';
-import {
-  compositeRecords,
-  nodeRecords,
-  pathRecords,
-  recordsToPaths,
-  resolveRecords,
-  timestampedRecords,
-  toTimestamped,
-  type SenmlOptions,
-  type SenmlRecord,
-} from './senml.js';
-import { assembleComposite, assembleNode } from './tree.js';
+import { createSenmlCodec, type SenmlOptions, type SenmlRecord } from './senml.js';
 import { decodeBase64, decodeUtf8 } from './values.js';
 
 const FORMAT = ContentFormat.SENML_JSON;
@@ -20,19 +9,7 @@ const FORMAT = ContentFormat.SENML_JSON;
  * reads numbers as doubles, so integers beyond 2^53 lose precision on decode (encode is exact).
  */
 export function createSenmlJsonCodec(options: SenmlOptions = {}): MultiNodeCodec {
-  const now = options.now ?? Date.now;
-  return {
-    format: FORMAT,
-    encode: (node, path, model) => serialize(nodeRecords(FORMAT, node, path, model, false)),
-    decode: (payload, path, model) => assembleNode(FORMAT, resolveRecords(FORMAT, parse(payload), model, now), path, model),
-    encodeNodes: (nodes, model) => serialize(compositeRecords(FORMAT, nodes, model, false)),
-    decodeNodes: (payload, model, requested) =>
-      assembleComposite(FORMAT, resolveRecords(FORMAT, parse(payload), model, now), model, requested),
-    decodeTimestamped: (payload, model) => toTimestamped(resolveRecords(FORMAT, parse(payload), model, now)),
-    encodeTimestamped: (nodes, model) => serialize(timestampedRecords(FORMAT, nodes, model, false)),
-    encodePaths: (paths) => serialize(pathRecords(paths)),
-    decodePaths: (payload) => recordsToPaths(FORMAT, parse(payload)),
-  };
+  return createSenmlCodec({ format: FORMAT, serialize, parse, allowNonFinite: false }, options);
 }
 
 export const senmlJsonCodec = createSenmlJsonCodec();

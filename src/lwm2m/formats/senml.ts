@@ -1,8 +1,8 @@
 import type { LwM2mNode, ObjectLink, ResourceType, ResourceValue, TimestampedNode } from '../node.js';
 import { formatPath, InvalidPathError, parsePath, pathIds, type LwM2mPath } from '../path.js';
 import type { ObjectModel } from '../model/types.js';
-import { DecodeError, EncodeError } from './types.js';
-import { flattenNode, leafNode, modelType, nodeBaseIds, type FlatValue } from './tree.js';
+import { DecodeError, EncodeError, type MultiNodeCodec } from './types.js';
+import { assembleComposite, assembleNode, flattenNode, leafNode, modelType, nodeBaseIds, type FlatValue } from './tree.js';
 import {
   checkIntegerRange,
   dateFromSeconds,
@@ -257,4 +257,31 @@ function toPath(format: number, text: string, ErrorClass: typeof EncodeError | t
     if (err instanceof InvalidPathError) throw new ErrorClass(format, err.message);
     throw err;
   }
+}
+
+/** How one SenML representation (JSON or CBOR) reads and writes its records. */
+export interface SenmlWire {
+  format: number;
+  serialize(records: SenmlRecord[]): Buffer;
+  parse(payload: Buffer): SenmlRecord[];
+  /** Whether NaN and ±Infinity can be written (CBOR can, JSON cannot). */
+  allowNonFinite: boolean;
+}
+
+/** The LwM2M codec over one SenML representation: everything but the wire is shared. */
+export function createSenmlCodec(wire: SenmlWire, options: SenmlOptions = {}): MultiNodeCodec {
+  const { format, serialize, parse, allowNonFinite } = wire;
+  const now = options.now ?? Date.now;
+  return {
+    format,
+    encode: (node, path, model) => serialize(nodeRecords(format, node, path, model, allowNonFinite)),
+    decode: (payload, path, model) => assembleNode(format, resolveRecords(format, parse(payload), model, now), path, model),
+    encodeNodes: (nodes, model) => serialize(compositeRecords(format, nodes, model, allowNonFinite)),
+    decodeNodes: (payload, model, requested) =>
+      assembleComposite(format, resolveRecords(format, parse(payload), model, now), model, requested),
+    decodeTimestamped: (payload, model) => toTimestamped(resolveRecords(format, parse(payload), model, now)),
+    encodeTimestamped: (nodes, model) => serialize(timestampedRecords(format, nodes, model, allowNonFinite)),
+    encodePaths: (paths) => serialize(pathRecords(paths)),
+    decodePaths: (payload) => recordsToPaths(format, parse(payload)),
+  };
 }
