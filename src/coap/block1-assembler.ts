@@ -49,6 +49,11 @@ export class Block1Assembler {
       upload = { parts: [], bytes: 0 };
     } else {
       upload = this.uploads.get(key);
+      if (upload !== undefined && block.more && upload.bytes === offset + payload.length) {
+        // The block just taken, sent again as a new exchange because our answer was lost:
+        // acknowledge it again rather than throwing the upload away.
+        return { kind: 'continue', szx: Math.min(block.szx, this.preferredSzx) };
+      }
       if (upload === undefined || upload.bytes !== offset) {
         this.uploads.delete(key);
         return { kind: 'incomplete' };

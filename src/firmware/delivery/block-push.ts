@@ -52,7 +52,7 @@ export async function pushInBlocks(options: BlockPushOptions): Promise<BlockPush
     const more = offset + body.length < bytes.length;
     const extra: CoapOption[] = [{ number: CoapOptionNumber.Block1, value: encodeBlock({ num: offset / size, more, szx }) }];
     if (offset === 0) extra.push({ number: CoapOptionNumber.Size1, value: encodeUint(bytes.length) });
-    const response = await send(options, registration, body, extra);
+    const response = await sendWithRetries(options, registration, body, extra);
     const code = response.code as number;
     if (code === CoapCode.RequestEntityTooLarge) {
       const smaller = smallerSzx(response.message, size);
@@ -77,6 +77,23 @@ export async function pushInBlocks(options: BlockPushOptions): Promise<BlockPush
     if (codeClass(code) !== 2) throw refusal(endpoint, response);
     options.onAcknowledged(bytes.length, bytes.length);
     return { kind: 'complete' };
+  }
+}
+
+/**
+ * On a lossy link one block's CON retransmissions can all be lost (at 10 % loss each way
+ * about one block in 4,000) while the transfer as a whole is progressing: such a block is
+ * sent again as a new exchange, a few times, before the push counts the device as silent.
+ */
+const BLOCK_EXCHANGES = 4;
+
+async function sendWithRetries(options: BlockPushOptions, registration: Registration, payload: Buffer, extra: OutgoingRequest['options']): Promise<IncomingResponse> {
+  for (let exchange = 1; ; exchange++) {
+    try {
+      return await send(options, registration, payload, extra);
+    } catch (err) {
+      if (!(err instanceof DeviceTimeoutError) || exchange === BLOCK_EXCHANGES || options.shouldStop()) throw err;
+    }
   }
 }
 

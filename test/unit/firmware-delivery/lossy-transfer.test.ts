@@ -42,7 +42,7 @@ describe('firmware transfer through a lossy, duplicating, reordering link', () =
     });
     // Pull URIs must lead through the proxy too: the device reaches the server only there.
     const record = await deliverVia(h, endpointName, imageId, method, proxy.port);
-    expect(record.state).toBe('succeeded');
+    expect(record.state, `${record.outcome}: ${record.reason}`).toBe('succeeded');
     expect(device.firmware.running.sha256).toBe(image.subarray(10, 42).toString('hex'));
     expect(device.firmware.running.version).toBe(version);
     expect(proxy.stats.dropped).toBeGreaterThan(0);
