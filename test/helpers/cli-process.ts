@@ -3,6 +3,7 @@
  * build step) and reads the ports from its "listening" line.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import dgram from 'node:dgram';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { createInterface } from 'node:readline';
@@ -71,4 +72,17 @@ export async function startServerProcess(extraArgs: string[] = []): Promise<Serv
       });
     },
   };
+}
+
+/**
+ * A UDP port that was free a moment ago, for tests that restart a server on the same port
+ * (port 0 would give the restarted server a new one). Another process may take it in between;
+ * on this machine that has not been seen.
+ */
+export async function freeUdpPort(): Promise<number> {
+  const socket = dgram.createSocket('udp4');
+  await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', resolve));
+  const port = socket.address().port;
+  await new Promise<void>((resolve) => socket.close(() => resolve()));
+  return port;
 }

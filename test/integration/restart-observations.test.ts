@@ -4,12 +4,11 @@
  * notifications are still accepted (ACKed, not reset) and reach the event stream.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import dgram from 'node:dgram';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { startServerProcess } from '../helpers/cli-process.js';
+import { freeUdpPort, startServerProcess } from '../helpers/cli-process.js';
 import { openEventStream } from '../helpers/sse.js';
 import { bindUdpTransport } from '../../src/coap/udp-transport.js';
 import { CoapEndpoint } from '../../src/coap/endpoint.js';
@@ -18,14 +17,6 @@ import { CoapCode, CoapOptionNumber, CoapResetError, type RemoteAddress } from '
 import { SQLITE_FILE_NAME } from '../../src/store/sqlite/sqlite-store.js';
 
 /** A port nobody uses now, so both server processes can be given the same one. */
-async function freeUdpPort(): Promise<number> {
-  const socket = dgram.createSocket('udp4');
-  await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', resolve));
-  const port = socket.address().port;
-  await new Promise<void>((resolve) => socket.close(() => resolve()));
-  return port;
-}
-
 /**
  * Waits until the server's database holds what the kill must not lose: the registration goes
  * through a write-behind, so a fixed sleep would make the test depend on the machine's load.
@@ -55,7 +46,7 @@ describe('restart keeps observations (kill -9, SQLite)', () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'lwm2m-restart-obs-'));
     cleanups.push(() => rmSync(dataDir, { recursive: true, force: true }));
     const coapPort = await freeUdpPort();
-    const args = ['--coap-port', String(coapPort), '--data-dir', dataDir, '--log-level', 'warn', '--bootstrap-port', '0', '--coaps-port', '0'];
+    const args = ['--coap-port', String(coapPort), '--data-dir', dataDir, '--log-level', 'warn'];
     let server = await startServerProcess(args);
     cleanups.push(async () => void (await server.stop('SIGKILL')));
 

@@ -5,12 +5,11 @@
  * caller died with the first process, so the outcome shows as QUEUED_REQUEST on /api/events.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import dgram from 'node:dgram';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { startServerProcess } from '../helpers/cli-process.js';
+import { freeUdpPort, startServerProcess } from '../helpers/cli-process.js';
 import { openEventStream } from '../helpers/sse.js';
 import { bindUdpTransport } from '../../src/coap/udp-transport.js';
 import { CoapEndpoint } from '../../src/coap/endpoint.js';
@@ -18,14 +17,6 @@ import { CoapCode, CoapOptionNumber, type IncomingRequest } from '../../src/coap
 import { SQLITE_FILE_NAME } from '../../src/store/sqlite/sqlite-store.js';
 
 /** A port nobody uses now, so both server processes can be given the same one. */
-async function freeUdpPort(): Promise<number> {
-  const socket = dgram.createSocket('udp4');
-  await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', resolve));
-  const port = socket.address().port;
-  await new Promise<void>((resolve) => socket.close(() => resolve()));
-  return port;
-}
-
 function query<T>(dataDir: string, sql: string): T[] {
   const db = new Database(join(dataDir, SQLITE_FILE_NAME), { readonly: true, fileMustExist: true });
   try {
@@ -57,7 +48,7 @@ describe('restart keeps requests queued for sleeping devices (kill -9, SQLite)',
     cleanups.push(() => rmSync(dataDir, { recursive: true, force: true }));
     const coapPort = await freeUdpPort();
     // Awake for 1 s after each message, so the device is soon asleep and the PUT has to wait.
-    const args = ['--coap-port', String(coapPort), '--data-dir', dataDir, '--log-level', 'warn', '--bootstrap-port', '0', '--coaps-port', '0', '--queue-awake-time', '1'];
+    const args = ['--coap-port', String(coapPort), '--data-dir', dataDir, '--log-level', 'warn', '--queue-awake-time', '1'];
     let server = await startServerProcess(args);
     cleanups.push(async () => void (await server.stop('SIGKILL')));
 

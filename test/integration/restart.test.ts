@@ -3,12 +3,11 @@
  * kill -9 in the middle of registration churn, restart on the same data dir and port.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import dgram from 'node:dgram';
 import { mkdtempSync, rmSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startServerProcess, type ServerProcess } from '../helpers/cli-process.js';
+import { freeUdpPort, startServerProcess, type ServerProcess } from '../helpers/cli-process.js';
 import { RawPeer } from '../helpers/raw-coap.js';
 import { bindUdpTransport } from '../../src/coap/udp-transport.js';
 import { CoapEndpoint } from '../../src/coap/endpoint.js';
@@ -17,14 +16,6 @@ import { CoapCode, CoapOptionNumber, type CoapMessage } from '../../src/coap/typ
 
 const FLUSH_INTERVAL_MS = 100;
 const LINKS = '</1/0>,</3/0>';
-
-async function freeUdpPort(): Promise<number> {
-  const socket = dgram.createSocket('udp4');
-  await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', resolve));
-  const port = socket.address().port;
-  await new Promise<void>((resolve) => socket.close(() => resolve()));
-  return port;
-}
 
 /** A device made of a CoapEndpoint: registers, then answers GET /3/0/0 with its name. */
 async function realDevice(name: string): Promise<CoapEndpoint> {

@@ -5,24 +5,15 @@
  * runs the new image, and no device that already had it was sent it again.
  */
 import { randomBytes } from 'node:crypto';
-import dgram from 'node:dgram';
 import net from 'node:net';
 import { rmSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { SimulatedDevice } from '../../simulators/device/index.js';
 import { buildSimImage } from '../../simulators/device/firmware/image-format.js';
-import { startServerProcess, tempDataDir, type ServerProcess } from '../helpers/cli-process.js';
+import { freeUdpPort, startServerProcess, tempDataDir, type ServerProcess } from '../helpers/cli-process.js';
 
 const KILLS = 20;
 const TARGET = '2.0.0';
-
-async function freeUdpPort(): Promise<number> {
-  const socket = dgram.createSocket('udp4');
-  await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', resolve));
-  const port = socket.address().port;
-  await new Promise<void>((resolve) => socket.close(() => resolve()));
-  return port;
-}
 
 async function freeTcpPort(): Promise<number> {
   const server = net.createServer();

@@ -3,30 +3,17 @@
  * bootstrap over DTLS-PSK with its bootstrap credentials: the bootstrap CoAPS listener
  * answers 2.04 and starts a session for that endpoint; claiming another endpoint gets 4.03.
  */
-import { spawn } from 'node:child_process';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { BootstrapStartedEvent } from '../../src/lwm2m/bootstrap/events.js';
 import { startTestServer, type TestServer } from '../helpers/in-process-server.js';
 import { hasTool } from '../helpers/required-tool.js';
+import { coapClientOpenssl } from '../helpers/coap-client-openssl.js';
 
 const available = hasTool('coap-client-openssl', 'apt-get install libcoap3-bin');
 // coap-client -k takes the key as text: its bytes are the PSK.
 const KEY_TEXT = 'libcoap-bs-key-0';
 
-function coapClient(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn('coap-client-openssl', ['-B', '5', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const timer = setTimeout(() => child.kill(), 8000);
-    child.on('exit', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
+const coapClient = coapClientOpenssl;
 
 async function putConfig(server: TestServer, endpoint: string, identity: string): Promise<number> {
   const config = {

@@ -2,29 +2,16 @@
  * libcoap's coap-client-openssl (a CoAP and DTLS stack we did not write) registering over
  * DTLS-PSK with the real server, and refused when it claims another device's endpoint.
  */
-import { spawn } from 'node:child_process';
 import { afterEach, describe, expect, it } from 'vitest';
 import { api, startTestServer, type TestServer } from '../helpers/in-process-server.js';
 import { hasTool } from '../helpers/required-tool.js';
+import { coapClientOpenssl } from '../helpers/coap-client-openssl.js';
 
 const available = hasTool('coap-client-openssl', 'apt-get install libcoap3-bin');
 // coap-client -k takes the key as text: its bytes are the PSK.
 const KEY_TEXT = 'libcoap-psk-0123';
 
-function coapClient(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn('coap-client-openssl', ['-B', '5', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const timer = setTimeout(() => child.kill(), 8000);
-    child.on('exit', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
+const coapClient = coapClientOpenssl;
 
 describe.skipIf(!available)('interop: libcoap coap-client-openssl over CoAPS (DTLS-PSK)', () => {
   let server: TestServer | undefined;

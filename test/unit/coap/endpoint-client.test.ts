@@ -1,25 +1,14 @@
-import { describe, it, expect, afterEach } from 'vitest';
+import { describe, it, expect } from 'vitest';
 import { CoapEndpoint } from '../../../src/coap/endpoint.js';
 import { bindUdpTransport } from '../../../src/coap/udp-transport.js';
 import { encodeBlock, encodeUint, getBlockOption, getUintOption } from '../../../src/coap/options.js';
 import { CoapCode, CoapOptionNumber, CoapResetError, CoapTimeoutError, type CoapMessage } from '../../../src/coap/types.js';
 import { ManualClock } from '../../../src/util/clock.js';
-import { LossyTransport, RawPeer, endpoint, msg, pattern } from './helpers.js';
+import { LossyTransport, RawPeer, closedAfterEach, endpoint, msg, pattern } from './helpers.js';
 
-const cleanups: Array<() => Promise<void>> = [];
-afterEach(async () => {
-  while (cleanups.length) await cleanups.pop()!();
-});
-async function ep(options: Parameters<typeof endpoint>[0] = {}): Promise<CoapEndpoint> {
-  const e = await endpoint(options);
-  cleanups.push(() => e.close());
-  return e;
-}
-async function raw(): Promise<RawPeer> {
-  const p = await RawPeer.open();
-  cleanups.push(() => p.close());
-  return p;
-}
+const peers = closedAfterEach();
+const ep = peers.endpoint;
+const raw = peers.raw;
 async function lossy(dropFirst: number): Promise<LossyTransport> {
   return new LossyTransport(await bindUdpTransport({ host: '127.0.0.1', port: 0 }), dropFirst);
 }

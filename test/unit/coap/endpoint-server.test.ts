@@ -1,24 +1,13 @@
-import { describe, it, expect, afterEach } from 'vitest';
+import { describe, it, expect } from 'vitest';
 import { CoapEndpoint } from '../../../src/coap/endpoint.js';
 import { bindUdpTransport } from '../../../src/coap/udp-transport.js';
 import { encodeBlock, getBlockOption, getOption, getUintOption } from '../../../src/coap/options.js';
 import { CoapCode, CoapOptionNumber, type IncomingRequest } from '../../../src/coap/types.js';
-import { LossyTransport, RawPeer, endpoint, msg, pattern } from './helpers.js';
+import { LossyTransport, RawPeer, closedAfterEach, endpoint, msg, pattern } from './helpers.js';
 
-const cleanups: Array<() => Promise<void>> = [];
-afterEach(async () => {
-  while (cleanups.length) await cleanups.pop()!();
-});
-async function server(options: Parameters<typeof endpoint>[0] = {}): Promise<CoapEndpoint> {
-  const e = await endpoint(options);
-  cleanups.push(() => e.close());
-  return e;
-}
-async function raw(): Promise<RawPeer> {
-  const p = await RawPeer.open();
-  cleanups.push(() => p.close());
-  return p;
-}
+const peers = closedAfterEach();
+const server = peers.endpoint;
+const raw = peers.raw;
 const token = Buffer.from('a1b2c3d4', 'hex');
 const get = (messageId: number, path: string[], extra: Array<{ number: number; value: Buffer }> = []) =>
   msg({ type: 'CON', code: CoapCode.GET, messageId, token, options: [...path.map((p) => ({ number: 11, value: Buffer.from(p) })), ...extra] });

@@ -1,5 +1,6 @@
 /** Test plumbing: endpoints on 127.0.0.1:0, raw sockets for exact datagrams, a lossy transport. */
 import dgram from 'node:dgram';
+import { afterEach } from 'vitest';
 import { CoapEndpoint, type CoapEndpointOptions } from '../../../src/coap/endpoint.js';
 import { bindUdpTransport } from '../../../src/coap/udp-transport.js';
 import { parseMessage, serializeMessage } from '../../../src/coap/codec.js';
@@ -107,3 +108,26 @@ export const pattern = (n: number): Buffer => {
   for (let i = 0; i < n; i++) b[i] = (i * 7 + (i >> 8)) & 0xff;
   return b;
 };
+
+/** Endpoints and raw peers for one test file, each closed after the test that opened it. */
+export function closedAfterEach(): {
+  endpoint(options?: Partial<CoapEndpointOptions>): Promise<CoapEndpoint>;
+  raw(): Promise<RawPeer>;
+} {
+  const cleanups: Array<() => Promise<void> | void> = [];
+  afterEach(async () => {
+    while (cleanups.length) await cleanups.pop()!();
+  });
+  return {
+    async endpoint(options = {}) {
+      const e = await endpoint(options);
+      cleanups.push(() => e.close());
+      return e;
+    },
+    async raw() {
+      const p = await RawPeer.open();
+      cleanups.push(() => p.close());
+      return p;
+    },
+  };
+}

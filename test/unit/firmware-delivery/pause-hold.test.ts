@@ -3,18 +3,13 @@ import { describe, expect, it } from 'vitest';
 import { transition, type DeliveryEvent } from '../../../src/firmware/delivery/state-machine.js';
 import { DEFAULT_POLICY, phaseTimeoutMs } from '../../../src/firmware/delivery/policy.js';
 import type { DeliveryRecord, DeliveryState } from '../../../src/firmware/delivery/delivery-record.js';
+import { deliveryRecord } from './records.js';
 
 const policy = { ...DEFAULT_POLICY, maxAttempts: 2 };
 const NOW = 2_000_000;
 
-function record(state: DeliveryState, changes: Partial<DeliveryRecord> = {}): DeliveryRecord {
-  return {
-    id: 'd1', endpoint: 'ep', imageId: 'img', imageVersion: '2.0', imageName: 'app', requestedMethod: 'auto',
-    method: 'push', state, createdAt: 0, updatedAt: 0, stateSince: 0, bytes: 4096, total: 10_000, result: undefined,
-    deviceState: undefined, outcome: undefined, reason: undefined, attempts: 1, deferrals: 0, pullToken: 't',
-    previousVersion: undefined, maxDeferMs: undefined, retryOnRegistration: false, history: [], ...changes,
-  };
-}
+const record = (state: DeliveryState, changes: Partial<DeliveryRecord> = {}): DeliveryRecord =>
+  deliveryRecord(state, { method: 'push', bytes: 4096, total: 10_000, ...changes });
 
 const run = (r: DeliveryRecord, e: DeliveryEvent) => transition(r, e, policy, NOW);
 

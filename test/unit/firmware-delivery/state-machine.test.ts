@@ -3,20 +3,14 @@ import { describe, expect, it } from 'vitest';
 import { transition, type DeliveryEvent } from '../../../src/firmware/delivery/state-machine.js';
 import { DEFAULT_POLICY } from '../../../src/firmware/delivery/policy.js';
 import type { DeliveryRecord, DeliveryState } from '../../../src/firmware/delivery/delivery-record.js';
+import { deliveryRecord } from './records.js';
 import { chooseMethod } from '../../../src/firmware/delivery/method-choice.js';
 import { updateResultInfo } from '../../../src/firmware/delivery/update-result.js';
 
 const policy = { ...DEFAULT_POLICY, maxAttempts: 2, maxDeferrals: 1, defaultDeferMs: 5000 };
 const NOW = 1_000_000;
 
-function record(state: DeliveryState, changes: Partial<DeliveryRecord> = {}): DeliveryRecord {
-  return {
-    id: 'd1', endpoint: 'ep', imageId: 'img', imageVersion: '2.0', imageName: 'app', requestedMethod: 'auto',
-    method: 'pull', state, createdAt: 0, updatedAt: 0, stateSince: 0, bytes: 0, total: 100, result: undefined,
-    deviceState: undefined, outcome: undefined, reason: undefined, attempts: 1, deferrals: 0, pullToken: 't',
-    previousVersion: undefined, maxDeferMs: undefined, retryOnRegistration: false, history: [], ...changes,
-  };
-}
+const record = deliveryRecord;
 
 const status = (state: number, result: number, extra: Record<string, unknown> = {}) => ({ state, result, ...extra });
 const run = (r: DeliveryRecord, e: DeliveryEvent) => transition(r, e, policy, NOW);
