@@ -782,7 +782,9 @@ export class CoapEndpoint {
   private shapeResponse(response: OutgoingResponse, block2?: BlockOption, block1Echo?: BlockOption, lazyCacheKey?: string | (() => string)): { code: number; options: CoapOption[]; payload: Buffer } {
     const options: CoapOption[] = [];
     if (response.contentFormat !== undefined) options.push({ number: CoapOptionNumber.ContentFormat, value: encodeUint(response.contentFormat) });
-    if (response.locationPath) options.push(...stringOptions(CoapOptionNumber.LocationPath, response.locationPath));
+    if (response.locationPath) {
+      for (const segment of response.locationPath) options.push({ number: CoapOptionNumber.LocationPath, value: Buffer.from(segment, 'utf8') });
+    }
     if (response.options) options.push(...response.options);
     if (block1Echo) options.push({ number: CoapOptionNumber.Block1, value: encodeBlock(block1Echo) });
     const body = response.payload ?? EMPTY;

@@ -59,6 +59,10 @@ export class WriteBehindRegistrationStore implements RegistrationStore {
     this.flushIntervalMs = options.flushIntervalMs ?? DEFAULT_FLUSH_INTERVAL_MS;
   }
 
+  newId(): string {
+    return this.memory.newId();
+  }
+
   add(registration: Registration): Registration | undefined {
     const replaced = this.memory.add(registration);
     if (replaced) this.write({ op: 'delete', id: replaced.id });

@@ -1,19 +1,19 @@
 import { randomFillSync } from 'node:crypto';
 
-// One syscall per 512 ids instead of one per registration.
+// One syscall per 512 suffixes instead of one per registration.
 const POOL_IDS = 512;
-// 72 random bits: among a million live registrations the chance that two ever share an id
-// is about 1e-10, so registering skips a uniqueness lookup in a very large index.
-const ID_BYTES = 9;
-const pool = Buffer.alloc(POOL_IDS * ID_BYTES);
+// 48 random bits behind the slot number: a device that kept an id from before a restart (or
+// a guesser) hits a live registration's id with a chance of 2^-48 per try.
+const SUFFIX_BYTES = 6;
+const pool = Buffer.alloc(POOL_IDS * SUFFIX_BYTES);
 let next = POOL_IDS;
 
-/** A short random URL-safe registration id: 72 random bits, 12 base64url characters. */
-export function randomRegistrationId(): string {
+/** 48 random bits as 8 URL-safe characters (base64url). */
+export function randomIdSuffix(): string {
   if (next === POOL_IDS) {
     randomFillSync(pool);
     next = 0;
   }
-  const start = next++ * ID_BYTES;
-  return pool.toString('base64url', start, start + ID_BYTES);
+  const start = next++ * SUFFIX_BYTES;
+  return pool.toString('base64url', start, start + SUFFIX_BYTES);
 }

@@ -1,7 +1,6 @@
 import { CoapCode, type IncomingRequest, type OutgoingResponse } from '../../coap/types.js';
 import type { Clock } from '../../util/clock.js';
 import type { Lwm2mEvents } from './events.js';
-import { randomRegistrationId } from './registration-id.js';
 import {
   ALL_VERSIONS,
   parseRegisterRequest,
@@ -32,6 +31,7 @@ export interface RegistrationServiceOptions {
   lifecycle: RegistrationLifecycle;
   expiryGraceMs?: number;
   supportedVersions?: readonly Lwm2mVersion[];
+  /** Ids for new registrations; default: the store's own (see RegistrationStore.newId). */
   newId?: () => string;
 }
 
@@ -52,7 +52,7 @@ export class RegistrationService {
     this.lifecycle = options.lifecycle;
     this.expiryGraceMs = options.expiryGraceMs ?? DEFAULT_EXPIRY_GRACE_MS;
     this.supportedVersions = options.supportedVersions ?? ALL_VERSIONS;
-    this.newId = options.newId ?? randomRegistrationId;
+    this.newId = options.newId ?? (() => this.store.newId());
   }
 
   register(req: IncomingRequest): OutgoingResponse {

@@ -1,6 +1,7 @@
 import { peerKey } from '../../coap/peer-key.js';
 import type { RemoteAddress } from '../../coap/types.js';
 import type { Registration } from './registration.js';
+import { randomIdSuffix } from './registration-id.js';
 
 /**
  * Where registrations live. Each method is one atomic step, so a persistent store
@@ -9,6 +10,11 @@ import type { Registration } from './registration.js';
  * store would sit behind a write-behind cache with this same shape.
  */
 export interface RegistrationStore {
+  /**
+   * A fresh id for the next `add`: unique among live registrations and unguessable. The
+   * store makes it because it can then find the registration by id without a hash index.
+   */
+  newId(): string;
   /** Stores a new registration; returns the one it replaced (same endpoint), which is gone afterwards. */
   add(registration: Registration): Registration | undefined;
   /** Replaces the registration with the same id; returns the previous one, or undefined (and stores nothing) when the id is unknown. */
@@ -24,12 +30,26 @@ export interface RegistrationStore {
   removeExpired(cutoff: number): Registration[];
 }
 
+/**
+ * Registrations in memory. Lookups by id cost no hash index: an id the store made is
+ * "<slot in base 36>-<random>", and the slot is the registration's index in an array
+ * (a quarter of the store's cost on the registration path when the id had its own Map of
+ * several hundred thousand entries). Ids of another shape (restored from an older store,
+ * or chosen by a test) live in a small side map.
+ */
 export class MemoryRegistrationStore implements RegistrationStore {
   private readonly byEndpoint = new Map<string, Registration>();
-  private readonly byId = new Map<string, Registration>();
+  private readonly slots: (Registration | undefined)[] = [];
+  /** Slots freed by removals, reused first; entries may be stale (taken since), skipped on pop. */
+  private readonly freeSlots: number[] = [];
+  private readonly otherIds = new Map<string, Registration>();
   private readonly byAddress = new Map<number | string, Registration>();
   // A lower bound of every expiresAt, so most sweeps skip the scan entirely.
   private earliestExpiry = Infinity;
+
+  newId(): string {
+    return `${this.nextFreeSlot().toString(36)}-${randomIdSuffix()}`;
+  }
 
   add(registration: Registration): Registration | undefined {
     const replaced = this.byEndpoint.get(registration.endpoint);
@@ -39,7 +59,7 @@ export class MemoryRegistrationStore implements RegistrationStore {
   }
 
   update(registration: Registration): Registration | undefined {
-    const previous = this.byId.get(registration.id);
+    const previous = this.getById(registration.id);
     if (!previous) return undefined;
     this.forget(previous);
     this.index(registration);
@@ -47,7 +67,7 @@ export class MemoryRegistrationStore implements RegistrationStore {
   }
 
   remove(id: string): Registration | undefined {
-    const registration = this.byId.get(id);
+    const registration = this.getById(id);
     if (registration) this.forget(registration);
     return registration;
   }
@@ -57,7 +77,12 @@ export class MemoryRegistrationStore implements RegistrationStore {
   }
 
   getById(id: string): Registration | undefined {
-    return this.byId.get(id);
+    const slot = slotOf(id);
+    if (slot >= 0) {
+      const registration = this.slots[slot];
+      if (registration !== undefined && registration.id === id) return registration;
+    }
+    return this.otherIds.get(id);
   }
 
   getByAddress(remote: RemoteAddress): Registration | undefined {
@@ -85,9 +110,29 @@ export class MemoryRegistrationStore implements RegistrationStore {
     return expired;
   }
 
+  private nextFreeSlot(): number {
+    const free = this.freeSlots;
+    while (free.length > 0) {
+      const slot = free[free.length - 1];
+      if (this.slots[slot] === undefined) return slot;
+      free.pop();
+    }
+    return this.slots.length;
+  }
+
   private index(registration: Registration): void {
     this.byEndpoint.set(registration.endpoint, registration);
-    this.byId.set(registration.id, registration);
+    const slot = slotOf(registration.id);
+    if (slot >= 0 && slot < this.slots.length + MAX_SLOT_GAP && (this.slots[slot] === undefined || this.slots[slot]!.id === registration.id)) {
+      // A registration restored from a store starts beyond the end: the gap becomes free slots.
+      while (this.slots.length < slot) {
+        this.freeSlots.push(this.slots.length);
+        this.slots.push(undefined);
+      }
+      this.slots[slot] = registration;
+    } else {
+      this.otherIds.set(registration.id, registration);
+    }
     // The newest registration owns an address (a NAT may hand an old device's port to a new one).
     this.byAddress.set(peerKey(registration.address), registration);
     if (registration.expiresAt < this.earliestExpiry) this.earliestExpiry = registration.expiresAt;
@@ -95,8 +140,32 @@ export class MemoryRegistrationStore implements RegistrationStore {
 
   private forget(registration: Registration): void {
     this.byEndpoint.delete(registration.endpoint);
-    this.byId.delete(registration.id);
+    const slot = slotOf(registration.id);
+    if (slot >= 0 && this.slots[slot] === registration) {
+      this.slots[slot] = undefined;
+      this.freeSlots.push(slot);
+    } else {
+      this.otherIds.delete(registration.id);
+    }
     const key = peerKey(registration.address);
     if (this.byAddress.get(key) === registration) this.byAddress.delete(key);
   }
+}
+
+/** How far past the end a restored id may place its slot (a bound against a corrupt id). */
+const MAX_SLOT_GAP = 1 << 20;
+
+/** The slot of a store-made id ("<base36>-…"), or -1 for an id of any other shape. */
+function slotOf(id: string): number {
+  let slot = 0;
+  const end = id.indexOf('-');
+  // Up to 6 base-36 digits: two billion slots, far beyond any heap.
+  if (end <= 0 || end > 6) return -1;
+  for (let i = 0; i < end; i++) {
+    const c = id.charCodeAt(i);
+    const digit = c >= 48 && c <= 57 ? c - 48 : c >= 97 && c <= 122 ? c - 87 : -1;
+    if (digit < 0) return -1;
+    slot = slot * 36 + digit;
+  }
+  return slot;
 }
