@@ -13,7 +13,7 @@ import { runGenerator, startListening, type ListeningProcess } from './processes
 const here = dirname(fileURLToPath(import.meta.url));
 const script = (name: string): string => resolve(here, name);
 const serverCli = resolve(here, '../../src/cli/main.js');
-const resultsFile = resolve(here, '../../bench-results.json');
+const resultsFile = resolve(here, process.argv.includes('--only') ? '../../bench-results-partial.json' : '../../bench-results.json');
 
 /** [section name, compiled module beside this one, exported runner]. */
 const SECTION_BENCHES: [string, string, string][] = [
@@ -69,6 +69,17 @@ interface ServerInfo {
 }
 
 const log = (line: string): void => void process.stdout.write(line + '\n');
+
+/** `npm run bench -- --only registration,firmware` runs just those parts (default: all). */
+const PARTS = ['registration', 'memory', ...SECTION_BENCHES.map(([name]) => name)];
+const onlyIndex = process.argv.indexOf('--only');
+const selected = new Set(onlyIndex >= 0 ? (process.argv[onlyIndex + 1] ?? '').split(',').filter(Boolean) : PARTS);
+for (const part of selected) {
+  if (!PARTS.includes(part)) {
+    process.stderr.write(`unknown bench part "${part}"; the parts are: ${PARTS.join(', ')}\n`);
+    process.exit(2);
+  }
+}
 
 function timedLoad(port: number, expect: LoadOptions['expect'], name: string): LoadOptions {
   return {
@@ -185,7 +196,7 @@ async function main(): Promise<void> {
   };
   const serverAvailable = existsSync(serverCli);
 
-  log(`Registration throughput (CON POST /rd, window ${WINDOW}, ${WARMUP_MS} ms warm-up + ${DURATION_MS} ms, ${ROUNDS} rounds)`);
+  if (selected.has('registration')) log(`Registration throughput (CON POST /rd, window ${WINDOW}, ${WARMUP_MS} ms warm-up + ${DURATION_MS} ms, ${ROUNDS} rounds)`);
   // Load on this shared machine drifts within seconds, so every round brackets its runs with
   // an echo run before and after (E S Q N E S Q N E …), each run is divided by the mean of its
   // two echoes, and the median of the rounds' ratios is reported.
@@ -211,8 +222,8 @@ async function main(): Promise<void> {
     return figure;
   };
   if (!serverAvailable) results.errors.push(`server: ${serverCli} not built`);
-  let before = await echoRun();
-  for (let round = 0; round < ROUNDS; round++) {
+  let before = selected.has('registration') ? await echoRun() : undefined;
+  for (let round = 0; round < (selected.has('registration') ? ROUNDS : 0); round++) {
     const memoryRun = serverAvailable ? await timed('server', server, () => startServer('memory')) : undefined;
     const sqliteRun = serverAvailable ? await timed('sqlite', serverSqlite, () => startServer('sqlite')) : undefined;
     const nodeCoapRun = await timed('node-coap', nodeCoap, () => startListening(script('node-coap-server.js')));
@@ -233,7 +244,7 @@ async function main(): Promise<void> {
   results.throughput.sqliteToMemory = median(ratios.sqliteToMemory);
   results.throughput.nodeCoapToEcho = median(ratios.nodeCoap);
 
-  if (serverAvailable) {
+  if (serverAvailable && selected.has('memory')) {
     log(`Memory (${MEMORY_REGISTRATIONS} registrations on a fresh server)`);
     await attempt('memory', async () => void (results.memory = await measureMemory()));
   }
@@ -241,6 +252,7 @@ async function main(): Promise<void> {
   // The other parts' benchmarks live beside their code's bench module; each reports its own
   // ratios and goals. Run in sequence so they never share the two cores with each other.
   for (const [name, file, exported] of SECTION_BENCHES) {
+    if (!selected.has(name)) continue;
     await attempt(name, async () => {
       const modulePath = script(file);
       if (!existsSync(modulePath)) throw new Error(`${file} is not built`);
