@@ -92,8 +92,8 @@ class UdpTransport implements DatagramTransport {
   constructor(private readonly socket: dgram.Socket) {
     const bound = socket.address();
     this.local = { address: bound.address, port: bound.port };
-    // rinfo already is an { address, port } object, fresh per datagram: no copy needed.
-    socket.on('message', (datagram, info) => this.handler(datagram, info));
+    // A copy, not rinfo itself: remotes are stored and compared, and must be exactly { address, port }.
+    socket.on('message', (datagram, info) => this.handler(datagram, { address: info.address, port: info.port }));
     // ICMP errors (port unreachable) surface here; UDP is unreliable by contract, so they are dropped.
     socket.on('error', () => {});
   }
