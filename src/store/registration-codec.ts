@@ -1,34 +1,68 @@
 /**
- * Registration ⇄ stored text. Object links are stored as the link-format text the device
- * sent and parsed back through parseObjectLinks, so devices of one type share one frozen
- * links array again after a restart (the memory budget of 1M devices depends on it).
+ * Registration ⇄ stored row. A row is one JSON array, fields by position: compact (no
+ * field names in a million rows), made by JSON.stringify's fast path on the thread that
+ * answers devices, and still readable with the sqlite3 shell. The endpoint is not in the
+ * row: it is the row's key (the SQLite column, the memory store's map key).
+ *
+ * Object links are stored as the link-format text the device sent (or as the number of
+ * that text in a side table, see sqlite/link-interner.ts) and parsed back through
+ * parseObjectLinks, so devices of one type share one frozen links array again after a
+ * restart (the memory budget of 1M devices depends on it).
+ *
+ * Times: registeredAt is absolute (ms); lastUpdateAt and expiresAt are stored as the
+ * distance from the field before, small integers that cost less to write than 13-digit
+ * timestamps.
  */
 import { serializeLinkFormat, type WebLink } from '../lwm2m/link-format.js';
 import { parseObjectLinks } from '../lwm2m/server/object-links.js';
 import type { Lwm2mVersion, Registration } from '../lwm2m/server/registration.js';
 import { StoreCorruptError } from './types.js';
 
-/** The stored shape of a registration: plain data, cheap to hand to a writer thread. */
-export interface StoredRegistration {
-  id: string;
-  endpoint: string;
-  lifetimeSec: number;
-  lwm2mVersion: Lwm2mVersion;
-  binding: string;
-  queueMode: boolean;
-  smsNumber?: string;
-  address: { address: string; port: number };
-  rootPath: string;
-  links: string;
-  registeredAt: number;
-  lastUpdateAt: number;
-  expiresAt: number;
-}
+/** Where each field sits in a row. */
+export const ROW = {
+  id: 0,
+  lifetimeSec: 1,
+  lwm2mVersion: 2,
+  binding: 3,
+  /** 1 or 0. */
+  queueMode: 4,
+  /** null when absent. */
+  smsNumber: 5,
+  address: 6,
+  port: 7,
+  rootPath: 8,
+  /** Link-format text, or the number of a stored link set. */
+  links: 9,
+  registeredAt: 10,
+  /** lastUpdateAt - registeredAt. */
+  updatedAfter: 11,
+  /** expiresAt - lastUpdateAt. */
+  expiresAfter: 12,
+} as const;
+
+export type RegistrationRow = [
+  id: string,
+  lifetimeSec: number,
+  lwm2mVersion: Lwm2mVersion,
+  binding: string,
+  queueMode: 0 | 1,
+  smsNumber: string | null,
+  address: string,
+  port: number,
+  rootPath: string,
+  links: string | number,
+  registeredAt: number,
+  updatedAfter: number,
+  expiresAfter: number,
+];
+
+const ROW_LENGTH = 13;
 
 // One serialisation per shared links array, not per device.
 const linkText = new WeakMap<readonly WebLink[], string>();
 
-function linksToText(links: readonly WebLink[]): string {
+/** The link-format text of a (shared) links array, computed once per array. */
+export function linksToText(links: readonly WebLink[]): string {
   let text = linkText.get(links);
   if (text === undefined) {
     text = serializeLinkFormat(links);
@@ -37,73 +71,118 @@ function linksToText(links: readonly WebLink[]): string {
   return text;
 }
 
+export function toRow(r: Registration, links: string | number): RegistrationRow {
+  return [
+    r.id,
+    r.lifetimeSec,
+    r.lwm2mVersion,
+    r.binding,
+    r.queueMode ? 1 : 0,
+    r.smsNumber ?? null,
+    r.address.address,
+    r.address.port,
+    r.rootPath,
+    links,
+    r.registeredAt,
+    r.lastUpdateAt - r.registeredAt,
+    r.expiresAt - r.lastUpdateAt,
+  ];
+}
+
+/** A row with the endpoint in front, as a batch carries it to the writer (the key is taken off there). */
+export type KeyedRow = [endpoint: string, ...row: RegistrationRow];
+
+export function toKeyedRow(r: Registration, links: string | number): KeyedRow {
+  return [
+    r.endpoint,
+    r.id,
+    r.lifetimeSec,
+    r.lwm2mVersion,
+    r.binding,
+    r.queueMode ? 1 : 0,
+    r.smsNumber ?? null,
+    r.address.address,
+    r.address.port,
+    r.rootPath,
+    links,
+    r.registeredAt,
+    r.lastUpdateAt - r.registeredAt,
+    r.expiresAt - r.lastUpdateAt,
+  ];
+}
+
+/** A row with its links inline, as text. */
 export function encodeRegistration(r: Registration): string {
-  return JSON.stringify(toStoredRegistration(r));
+  return JSON.stringify(toRow(r, linksToText(r.objectLinks)));
 }
 
-export function toStoredRegistration(r: Registration): StoredRegistration {
-  const stored: StoredRegistration = {
-    id: r.id,
-    endpoint: r.endpoint,
-    lifetimeSec: r.lifetimeSec,
-    lwm2mVersion: r.lwm2mVersion,
-    binding: r.binding,
-    queueMode: r.queueMode,
-    address: { address: r.address.address, port: r.address.port },
-    rootPath: r.rootPath,
-    links: linksToText(r.objectLinks),
-    registeredAt: r.registeredAt,
-    lastUpdateAt: r.lastUpdateAt,
-    expiresAt: r.expiresAt,
-  };
-  if (r.smsNumber !== undefined) stored.smsNumber = r.smsNumber;
-  return stored;
+/** Throws StoreCorruptError when the text is not a row this code wrote with inline links. */
+export function decodeRegistration(endpoint: string, text: string): Registration {
+  return fromRow(endpoint, parseRow(text), () => undefined);
 }
 
-const VERSIONS: readonly string[] = ['1.0', '1.1', '1.2'];
-
-/** Throws StoreCorruptError when the text is not a registration this code wrote. */
-export function decodeRegistration(text: string): Registration {
-  let s: StoredRegistration;
+export function parseRow(text: string): unknown {
   try {
-    s = JSON.parse(text) as StoredRegistration;
+    return JSON.parse(text) as unknown;
   } catch {
     throw new StoreCorruptError('stored registration is not JSON');
   }
+}
+
+const VERSIONS: readonly unknown[] = ['1.0', '1.1', '1.2'];
+
+const isText = (v: unknown): v is string => typeof v === 'string';
+const isInt = (v: unknown): v is number => Number.isSafeInteger(v);
+const isNumber = (v: unknown): v is number => Number.isFinite(v);
+
+/**
+ * Throws StoreCorruptError when the row is not one this code wrote, or names a link set
+ * `storedLinks` does not know.
+ */
+export function fromRow(endpoint: string, row: unknown, storedLinks: (ref: number) => readonly WebLink[] | undefined): Registration {
+  const r = row as unknown[];
   const ok =
-    typeof s === 'object' && s !== null &&
-    typeof s.id === 'string' && s.id !== '' &&
-    typeof s.endpoint === 'string' && s.endpoint !== '' &&
-    Number.isFinite(s.lifetimeSec) &&
-    VERSIONS.includes(s.lwm2mVersion) &&
-    typeof s.binding === 'string' &&
-    typeof s.queueMode === 'boolean' &&
-    (s.smsNumber === undefined || typeof s.smsNumber === 'string') &&
-    typeof s.address === 'object' && s.address !== null &&
-    typeof s.address.address === 'string' && Number.isInteger(s.address.port) &&
-    typeof s.rootPath === 'string' && typeof s.links === 'string' &&
-    Number.isFinite(s.registeredAt) && Number.isFinite(s.lastUpdateAt) && Number.isFinite(s.expiresAt);
-  if (!ok) throw new StoreCorruptError(`stored registration ${JSON.stringify(s?.id ?? null)} is missing fields`);
-  let objectLinks: readonly WebLink[];
-  try {
-    objectLinks = parseObjectLinks(s.links).objectLinks;
-  } catch {
-    throw new StoreCorruptError(`stored registration "${s.id}" has unreadable object links`);
+    endpoint !== '' &&
+    Array.isArray(r) && r.length === ROW_LENGTH &&
+    isText(r[0]) && r[0] !== '' &&
+    isNumber(r[1]) &&
+    VERSIONS.includes(r[2]) &&
+    isText(r[3]) &&
+    (r[4] === 0 || r[4] === 1) &&
+    (r[5] === null || isText(r[5])) &&
+    isText(r[6]) && isInt(r[7]) &&
+    isText(r[8]) &&
+    (isText(r[9]) || isInt(r[9])) &&
+    isNumber(r[10]) && isNumber(r[11]) && isNumber(r[12]);
+  if (!ok) throw new StoreCorruptError(`stored registration of ${JSON.stringify(endpoint)} is not a registration row`);
+  const [id, lifetimeSec, lwm2mVersion, binding, queueMode, smsNumber, address, port, rootPath, links, registeredAt, updatedAfter, expiresAfter] =
+    r as RegistrationRow;
+  let objectLinks: readonly WebLink[] | undefined;
+  if (typeof links === 'number') {
+    objectLinks = storedLinks(links);
+    if (!objectLinks) throw new StoreCorruptError(`stored registration "${id}" names an unknown link set ${links}`);
+  } else {
+    try {
+      objectLinks = parseObjectLinks(links).objectLinks;
+    } catch {
+      throw new StoreCorruptError(`stored registration "${id}" has unreadable object links`);
+    }
   }
+  const lastUpdateAt = registeredAt + updatedAfter;
   // Same property order as RegistrationService builds: one hidden class for all.
   return {
-    id: s.id,
-    endpoint: s.endpoint,
-    lifetimeSec: s.lifetimeSec,
-    lwm2mVersion: s.lwm2mVersion,
-    binding: s.binding,
-    queueMode: s.queueMode,
-    smsNumber: s.smsNumber,
-    address: { address: s.address.address, port: s.address.port },
-    rootPath: s.rootPath,
+    id,
+    endpoint,
+    lifetimeSec,
+    lwm2mVersion,
+    binding,
+    queueMode: queueMode === 1,
+    smsNumber: smsNumber ?? undefined,
+    address: { address, port },
+    rootPath,
     objectLinks,
-    registeredAt: s.registeredAt,
-    lastUpdateAt: s.lastUpdateAt,
-    expiresAt: s.expiresAt,
+    registeredAt,
+    lastUpdateAt,
+    expiresAt: lastUpdateAt + expiresAfter,
   };
 }

@@ -12,27 +12,32 @@ import type { ObservationInfo } from '../lwm2m/server/observation-table.js';
 export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
 export type JsonObject = { [key: string]: JsonValue };
 
-/** A write of the registration write-behind: puts and deletes are keyed by registration id. */
+/**
+ * A write of the registration write-behind. Both are keyed by endpoint (a device has at
+ * most one registration): a put stores the endpoint's current registration, replacing
+ * whatever it had; a delete says the endpoint has none any more, whichever id it had.
+ */
 export type RegistrationWrite =
   | { op: 'put'; registration: Registration }
-  | { op: 'delete'; id: string };
+  | { op: 'delete'; endpoint: string };
 
 /** The durable side of registrations; the in-memory index in front of it answers lookups. */
 export interface RegistrationPersistence {
   /** Every stored registration, at startup. */
   loadAll(): Promise<Registration[]>;
   /**
-   * Applies the writes atomically, in order. A put also removes any other registration of
-   * the same endpoint, so a replaced registration can never come back after a restart.
+   * Applies the writes atomically, in order. Batches are applied in the order of the
+   * calls (each call takes its place when it is made, even though it resolves later), so
+   * a caller may hand over the next batch before the previous one is durable.
    */
   apply(writes: readonly RegistrationWrite[]): Promise<void>;
   /**
-   * Optional: makes a de-registration durable before returning, even though earlier puts of
-   * the same id may still be in flight (they must then be ignored). The write-behind still
-   * sends the matching delete through apply() afterwards, which ends that guarantee's
-   * bookkeeping. Without it, the write-behind flushes at once and the window is one flush.
+   * Optional: makes a de-registration durable before returning. It prevails over every
+   * put of that endpoint handed to apply() before this call, even one still in flight;
+   * puts handed over after it apply normally. Without it, the write-behind flushes at once
+   * and the window is one flush.
    */
-  deleteNow?(id: string): void;
+  deleteNow?(endpoint: string): void;
 }
 
 export type SecurityMode = 'psk' | 'rpk' | 'x509';
@@ -207,6 +212,17 @@ export interface AuditLog {
   append(entry: AuditEntryInput): Promise<number>;
   /** Oldest first. */
   list(query?: AuditQuery): Promise<AuditEntry[]>;
+}
+
+/**
+ * Operator tags of devices (rollout targeting: campaign `target.tags`). Keyed by endpoint,
+ * whether or not the device is registered; an empty list is no row at all.
+ */
+export interface DeviceTagStore {
+  /** Every endpoint that has tags, at startup. */
+  list(): Promise<Array<{ endpoint: string; tags: string[] }>>;
+  /** Replaces the endpoint's tags (an empty list removes them). */
+  set(endpoint: string, tags: readonly string[]): Promise<void>;
 }
 
 export type StoreKind = 'sqlite' | 'memory';

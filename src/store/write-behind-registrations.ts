@@ -3,18 +3,24 @@
  * changes hit an in-memory index synchronously; the changes reach the persistent store
  * in batches, one transaction every `flushIntervalMs` (and at close).
  *
+ * A batch holds every change since the last one, in order, each keyed by endpoint: a put
+ * of its registration or a delete (it has none). Batches are applied in order, so after
+ * each one the store holds exactly what memory held at that flush. (Changes are appended,
+ * not merged per endpoint: an endpoint rarely changes twice within an interval, and a
+ * map lookup per change costs more on the hot path than the rare extra row.)
+ *
  * What a kill -9 between two flushes loses — at most the last interval's changes — and
  * why each loss only costs a re-registration, never a wrong state:
  * - a lost register: the device's next update gets 4.04 and it registers again;
  * - a lost update: the stored lastUpdate is older, so the device may expire early after
  *   the restart, or its update (to an id the server still knows) simply succeeds again;
  *   if it moved meanwhile, its next update carries the new address;
- * - a replacement (same endpoint, new id) is written as "put new id" and the put deletes
- *   every other row of that endpoint, so an older registration is never resurrected;
+ * - a replacement (same endpoint, new id) is one put of the endpoint: the stored row is
+ *   replaced, so an older registration is never resurrected;
  * - a de-registration is NOT left to the timer: it is written before the 2.02 goes out
- *   (deleteNow, with a tombstone that stops older puts still in flight), or flushed at once
- *   when the persistence cannot do that, so a device that said goodbye never comes back
- *   after a restart with a stale address;
+ *   (deleteNow, which also stops older puts still in flight), or flushed at once when the
+ *   persistence cannot do that, so a device that said goodbye never comes back after a
+ *   restart with a stale address;
  * - expiries are not urgent: a registration expired before the kill expires again at start.
  */
 import type { RemoteAddress } from '../coap/types.js';
@@ -39,8 +45,7 @@ export class WriteBehindRegistrationStore implements RegistrationStore {
   private readonly clock: Clock;
   private readonly logger: Logger | undefined;
   private readonly flushIntervalMs: number;
-  // Latest write per registration id; Map order keeps a replaced id's delete before its successor's put.
-  private pending = new Map<string, RegistrationWrite>();
+  private pending: RegistrationWrite[] = [];
   private timer: TimerHandle | undefined;
   private flushing: Promise<void> = Promise.resolve();
   private closed = false;
@@ -65,7 +70,7 @@ export class WriteBehindRegistrationStore implements RegistrationStore {
 
   add(registration: Registration): Registration | undefined {
     const replaced = this.memory.add(registration);
-    if (replaced) this.write({ op: 'delete', id: replaced.id });
+    // The put replaces the endpoint's stored registration, the replaced one included.
     this.write({ op: 'put', registration });
     return replaced;
   }
@@ -79,8 +84,8 @@ export class WriteBehindRegistrationStore implements RegistrationStore {
   remove(id: string): Registration | undefined {
     const removed = this.memory.remove(id);
     if (removed) {
-      this.write({ op: 'delete', id });
-      if (this.persistence.deleteNow) this.persistence.deleteNow(id);
+      this.write({ op: 'delete', endpoint: removed.endpoint });
+      if (this.persistence.deleteNow) this.persistence.deleteNow(removed.endpoint);
       else void this.flush();
     }
     return removed;
@@ -108,33 +113,33 @@ export class WriteBehindRegistrationStore implements RegistrationStore {
 
   removeExpired(cutoff: number): Registration[] {
     const expired = this.memory.removeExpired(cutoff);
-    for (const registration of expired) this.write({ op: 'delete', id: registration.id });
+    for (const registration of expired) this.write({ op: 'delete', endpoint: registration.endpoint });
     return expired;
   }
 
   /** Writes that wait for the next flush. */
   pendingWrites(): number {
-    return this.pending.size;
+    return this.pending.length;
   }
 
   /**
-   * Sends everything pending in one batch; resolves once it is durable. Batches go out in
-   * order: a flush waits for the one before it.
+   * Hands everything pending to the persistence as one batch, now (the persistence applies
+   * batches in the order it gets them, and a deleteNow after this call prevails over it);
+   * resolves once this batch and every earlier one are durable.
    */
   flush(): Promise<void> {
     if (this.timer) {
       this.clock.clearTimeout(this.timer);
       this.timer = undefined;
     }
-    if (this.pending.size === 0) return this.flushing;
-    const batch = [...this.pending.values()];
-    this.pending = new Map();
-    this.flushing = this.flushing.then(() =>
-      this.persistence.apply(batch).catch((err: unknown) => {
-        // Keep serving from memory; the devices re-register if we restart before a later flush succeeds.
-        this.logger?.error({ err, writes: batch.length }, 'registration flush failed; these changes are not durable');
-      }),
-    );
+    if (this.pending.length === 0) return this.flushing;
+    const batch = this.pending;
+    this.pending = [];
+    const written = applyNow(this.persistence, batch).catch((err: unknown) => {
+      // Keep serving from memory; the devices re-register if we restart before a later flush succeeds.
+      this.logger?.error({ err, writes: batch.length }, 'registration flush failed; these changes are not durable');
+    });
+    this.flushing = Promise.all([this.flushing, written]).then(() => undefined);
     return this.flushing;
   }
 
@@ -145,13 +150,21 @@ export class WriteBehindRegistrationStore implements RegistrationStore {
   }
 
   private write(write: RegistrationWrite): void {
-    const id = write.op === 'put' ? write.registration.id : write.id;
-    this.pending.set(id, write);
+    this.pending.push(write);
     if (!this.timer && !this.closed) {
       this.timer = this.clock.setTimeout(() => {
         this.timer = undefined;
         void this.flush();
       }, this.flushIntervalMs);
     }
+  }
+}
+
+/** apply(), with a synchronous throw turned into a rejection so it is logged like any failed flush. */
+function applyNow(persistence: RegistrationPersistence, batch: readonly RegistrationWrite[]): Promise<void> {
+  try {
+    return persistence.apply(batch);
+  } catch (error) {
+    return Promise.reject(error as Error);
   }
 }

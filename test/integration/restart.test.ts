@@ -13,6 +13,7 @@ import { bindUdpTransport } from '../../src/coap/udp-transport.js';
 import { CoapEndpoint } from '../../src/coap/endpoint.js';
 import { serializeMessage } from '../../src/coap/codec.js';
 import { CoapCode, CoapOptionNumber, type CoapMessage } from '../../src/coap/types.js';
+import { ROW } from '../../src/store/registration-codec.js';
 
 const FLUSH_INTERVAL_MS = 100;
 const LINKS = '</1/0>,</3/0>';
@@ -182,9 +183,10 @@ describe('restart without re-registration (kill -9, SQLite)', () => {
     // While the server is down, time passes for 'lapses': its last update is an hour old.
     const db = new Database(join(dataDir, 'lwm2m.sqlite'));
     const row = db.prepare("SELECT data FROM registrations WHERE endpoint = 'lapses'").get() as { data: string };
-    const stored = JSON.parse(row.data) as { lastUpdateAt: number; expiresAt: number; lifetimeSec: number };
-    stored.lastUpdateAt = Date.now() - 3_600_000;
-    stored.expiresAt = stored.lastUpdateAt + stored.lifetimeSec * 1000;
+    const stored = JSON.parse(row.data) as number[];
+    stored[ROW.registeredAt] = Date.now() - 3_600_000;
+    stored[ROW.updatedAfter] = 0;
+    stored[ROW.expiresAfter] = stored[ROW.lifetimeSec] * 1000;
     db.prepare("UPDATE registrations SET data = ? WHERE endpoint = 'lapses'").run(JSON.stringify(stored));
     db.close();
 

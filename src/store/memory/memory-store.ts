@@ -37,28 +37,17 @@ import {
 const copy = <T>(value: T): T => fromStoredJson<T>(toStoredJson(value));
 
 class MemoryRegistrations implements RegistrationPersistence {
+  // Endpoint → stored row, as SQLite keeps them.
   private readonly rows = new Map<string, string>();
-  private readonly idByEndpoint = new Map<string, string>();
 
   async loadAll(): Promise<Registration[]> {
-    return [...this.rows.values()].map(decodeRegistration);
+    return [...this.rows].map(([endpoint, text]) => decodeRegistration(endpoint, text));
   }
 
   async apply(writes: readonly RegistrationWrite[]): Promise<void> {
     for (const write of writes) {
-      if (write.op === 'delete') {
-        const text = this.rows.get(write.id);
-        if (text === undefined) continue;
-        this.rows.delete(write.id);
-        const endpoint = decodeRegistration(text).endpoint;
-        if (this.idByEndpoint.get(endpoint) === write.id) this.idByEndpoint.delete(endpoint);
-        continue;
-      }
-      const { id, endpoint } = write.registration;
-      const previousId = this.idByEndpoint.get(endpoint);
-      if (previousId !== undefined && previousId !== id) this.rows.delete(previousId);
-      this.idByEndpoint.set(endpoint, id);
-      this.rows.set(id, encodeRegistration(write.registration));
+      if (write.op === 'delete') this.rows.delete(write.endpoint);
+      else this.rows.set(write.registration.endpoint, encodeRegistration(write.registration));
     }
   }
 }

@@ -113,4 +113,50 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE TABLE profile_seed (version INTEGER PRIMARY KEY);
     `,
   },
+  {
+    version: 5,
+    name: 'registrations keyed by endpoint',
+    // One b-tree per registration write instead of three: every lookup is served from
+    // memory after startup, so only the endpoint (what a put replaces) needs a key. The row
+    // becomes the positional JSON array of registration-codec.ts; an old row that does not
+    // convert ends up unreadable and is dropped at load (that device registers again).
+    // Object links move to a numbered side table as devices write again; converted rows
+    // keep theirs inline. Tombstones become per endpoint, with the batch number they stop.
+    sql: `
+      CREATE TABLE registration_links (
+        id INTEGER PRIMARY KEY,
+        links TEXT NOT NULL
+      );
+      CREATE TABLE registrations_by_endpoint (
+        endpoint TEXT PRIMARY KEY,
+        data TEXT NOT NULL
+      ) WITHOUT ROWID;
+      INSERT OR REPLACE INTO registrations_by_endpoint (endpoint, data)
+        SELECT endpoint, json_array(
+          data ->> '$.id', data ->> '$.lifetimeSec', data ->> '$.lwm2mVersion', data ->> '$.binding',
+          data ->> '$.queueMode', data ->> '$.smsNumber', data ->> '$.address.address', data ->> '$.address.port',
+          data ->> '$.rootPath', data ->> '$.links', data ->> '$.registeredAt',
+          (data ->> '$.lastUpdateAt') - (data ->> '$.registeredAt'),
+          (data ->> '$.expiresAt') - (data ->> '$.lastUpdateAt'))
+        FROM registrations WHERE json_valid(data);
+      DROP TABLE registrations;
+      ALTER TABLE registrations_by_endpoint RENAME TO registrations;
+      DROP TABLE registration_tombstones;
+      CREATE TABLE registration_tombstones (
+        endpoint TEXT PRIMARY KEY,
+        seq INTEGER NOT NULL
+      ) WITHOUT ROWID;
+    `,
+  },
+  {
+    version: 6,
+    name: 'device tags',
+    // Operator tags of devices for rollout targeting (src/rollout/device-tags.ts): a JSON array per endpoint.
+    sql: `
+      CREATE TABLE device_tags (
+        endpoint TEXT PRIMARY KEY,
+        tags TEXT NOT NULL
+      ) WITHOUT ROWID;
+    `,
+  },
 ];

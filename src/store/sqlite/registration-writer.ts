@@ -1,17 +1,15 @@
 /**
  * Registration persistence with the writes done by a worker thread (see
- * registration-writer.worker.ts): the main thread only turns a batch into plain data and
- * posts it. A batch counts as durable when the worker has committed it, so the
+ * registration-writer.worker.ts): the main thread only encodes a batch into a few strings
+ * (registration-batch.ts) and posts it. A batch counts as durable when the worker has committed it, so the
  * write-behind's flush() still means "on disk" (a kill -9 after it loses nothing).
  */
 import { Worker } from 'node:worker_threads';
-import type { RegistrationPersistence, RegistrationWrite } from '../types.js';
-import { toWorkerWrite, type WorkerWrite } from './registration-sql.js';
+import type { RegistrationBatch, RegistrationBatchSink } from './registration-batch.js';
 
-export class WorkerRegistrationWriter implements Pick<RegistrationPersistence, 'apply'> {
+export class WorkerRegistrationWriter implements RegistrationBatchSink {
   private readonly worker: Worker;
   private readonly waiting = new Map<number, { resolve: () => void; reject: (e: Error) => void }>();
-  private nextSeq = 1;
   private failure: Error | undefined;
 
   constructor(file: string) {
@@ -35,14 +33,12 @@ export class WorkerRegistrationWriter implements Pick<RegistrationPersistence, '
     this.worker.on('exit', (code) => this.fail(new Error(`registration writer thread exited (${code})`)));
   }
 
-  apply(writes: readonly RegistrationWrite[]): Promise<void> {
-    if (writes.length === 0) return Promise.resolve();
+  /** Resolves once the thread has committed the batch. Batches are written in the order of the calls. */
+  write(batch: RegistrationBatch): Promise<void> {
     if (this.failure) return Promise.reject(this.failure);
-    const seq = this.nextSeq++;
-    const message: WorkerWrite[] = writes.map(toWorkerWrite);
     return new Promise<void>((resolve, reject) => {
-      this.waiting.set(seq, { resolve, reject });
-      this.worker.postMessage({ seq, writes: message });
+      this.waiting.set(batch.seq, { resolve, reject });
+      this.worker.postMessage(batch);
     });
   }
 

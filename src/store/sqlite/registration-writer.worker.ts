@@ -2,26 +2,27 @@
  * The thread that writes registration batches into SQLite, so the event loop that answers
  * devices never spends its time in b-trees. It has its own connection to the same file
  * (WAL lets it write while the main connection reads and writes other tables).
- * Protocol: in { seq, writes: WorkerWrite[] } → out { seq } after commit, or { seq, error }.
+ * Protocol: in RegistrationBatch → out { seq } after commit, or { seq, error }.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import Database from 'better-sqlite3';
-import { registrationBatchWriter, type WorkerWrite } from './registration-sql.js';
+import type { RegistrationBatch } from './registration-batch.js';
+import { registrationBatchWriter } from './registration-sql.js';
 
 const db = new Database((workerData as { file: string }).file);
 db.pragma('journal_mode = WAL');
 db.pragma('synchronous = NORMAL');
 db.pragma('busy_timeout = 5000');
-const applyAll = registrationBatchWriter(db);
+const writeBatch = registrationBatchWriter(db);
 
-parentPort!.on('message', (message: { seq: number; writes: WorkerWrite[] } | 'close') => {
+parentPort!.on('message', (message: RegistrationBatch | 'close') => {
   if (message === 'close') {
     db.close();
     parentPort!.close();
     return;
   }
   try {
-    applyAll(message.writes);
+    writeBatch(message);
     parentPort!.postMessage({ seq: message.seq });
   } catch (error) {
     parentPort!.postMessage({ seq: message.seq, error: error instanceof Error ? error.message : String(error) });

@@ -1,48 +1,85 @@
+import type { WebLink } from '../../lwm2m/link-format.js';
+import { parseObjectLinks } from '../../lwm2m/server/object-links.js';
 import type { Registration } from '../../lwm2m/server/registration.js';
 import type { Logger } from '../../util/logger.js';
-import { decodeRegistration } from '../registration-codec.js';
+import { fromRow, parseRow, ROW } from '../registration-codec.js';
 import { StoreCorruptError, type RegistrationPersistence, type RegistrationWrite } from '../types.js';
 import type { SqliteDatabase } from './database.js';
-import { registrationBatchWriter, registrationDeleter, toWorkerWrite, type WorkerWrite } from './registration-sql.js';
-import type { WorkerRegistrationWriter } from './registration-writer.js';
+import { LinkInterner } from './link-interner.js';
+import { encodeBatch, type RegistrationBatch, type RegistrationBatchSink } from './registration-batch.js';
+import { registrationBatchWriter, registrationDeleter } from './registration-sql.js';
 
 export class SqliteRegistrations implements RegistrationPersistence {
-  private readonly applyInline: (writes: readonly WorkerWrite[]) => void;
-  private readonly deleter: (id: string) => void;
-  private readonly selectAll;
+  private readonly writeInline: (batch: RegistrationBatch) => void;
+  private readonly deleter: (endpoint: string, nextSeq: number) => void;
+  private readonly interner: LinkInterner;
+  // Numbers batches in the order they are handed over; the tombstones of deleteNow refer to it.
+  private nextSeq = 1;
 
   /** With a writer, batches are written by its thread; without, on this thread. */
   constructor(
     private readonly db: SqliteDatabase,
     private readonly logger?: Logger,
-    private readonly writer?: WorkerRegistrationWriter,
+    private readonly writer?: RegistrationBatchSink,
   ) {
-    this.applyInline = registrationBatchWriter(db);
+    // Tombstones refer to the batches of the process that wrote them; none of those is in
+    // flight any more, and this process numbers its batches from 1 again.
+    db.exec('DELETE FROM registration_tombstones');
+    this.writeInline = registrationBatchWriter(db);
     this.deleter = registrationDeleter(db);
-    this.selectAll = db.prepare('SELECT id, data FROM registrations');
+    this.interner = new LinkInterner(db.prepare('SELECT id, links FROM registration_links').raw().all() as Array<[number, string]>);
   }
 
   async loadAll(): Promise<Registration[]> {
-    const loaded: Registration[] = [];
-    for (const row of this.selectAll.all() as Array<{ id: string; data: string }>) {
+    const linkSets = new Map<number, readonly WebLink[]>();
+    for (const [n, text] of this.db.prepare('SELECT id, links FROM registration_links').raw().all() as Array<[number, string]>) {
       try {
-        loaded.push(decodeRegistration(row.data));
+        linkSets.set(n, parseObjectLinks(text).objectLinks);
+      } catch {
+        // The rows that name it are dropped below as unreadable.
+      }
+    }
+    const used = new Set<number>();
+    const loaded: Registration[] = [];
+    const unreadable: string[] = [];
+    for (const [endpoint, data] of this.db.prepare('SELECT endpoint, data FROM registrations').raw().all() as Array<[string, string]>) {
+      try {
+        const row = parseRow(data);
+        const registration = fromRow(endpoint, row, (n) => linkSets.get(n));
+        const links = (row as unknown[])[ROW.links];
+        if (typeof links === 'number') used.add(links);
+        loaded.push(registration);
       } catch (error) {
         if (!(error instanceof StoreCorruptError)) throw error;
         // An unreadable row costs that one device a re-registration, not the whole start.
-        this.logger?.warn({ id: row.id, err: error }, 'dropping unreadable stored registration');
-        this.db.prepare('DELETE FROM registrations WHERE id = ?').run(row.id);
+        this.logger?.warn({ endpoint, err: error }, 'dropping unreadable stored registration');
+        unreadable.push(endpoint);
       }
     }
+    const dropRow = this.db.prepare('DELETE FROM registrations WHERE endpoint = ?');
+    const dropLinks = this.db.prepare('DELETE FROM registration_links WHERE id = ?');
+    this.db.transaction(() => {
+      for (const endpoint of unreadable) dropRow.run(endpoint);
+      // Link sets of device types that are gone.
+      for (const n of this.interner.forgetUnused(used)) dropLinks.run(n);
+    })();
     return loaded;
   }
 
-  async apply(writes: readonly RegistrationWrite[]): Promise<void> {
-    if (this.writer) return this.writer.apply(writes);
-    if (writes.length > 0) this.applyInline(writes.map(toWorkerWrite));
+  apply(writes: readonly RegistrationWrite[]): Promise<void> {
+    if (writes.length === 0) return Promise.resolve();
+    // Numbered and encoded now, in call order, even when the thread writes it later.
+    const batch = encodeBatch(this.nextSeq++, writes, this.interner);
+    if (this.writer) return this.writer.write(batch);
+    try {
+      this.writeInline(batch);
+      return Promise.resolve();
+    } catch (error) {
+      return Promise.reject(error as Error);
+    }
   }
 
-  deleteNow(id: string): void {
-    this.deleter(id);
+  deleteNow(endpoint: string): void {
+    this.deleter(endpoint, this.nextSeq);
   }
 }

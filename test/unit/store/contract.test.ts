@@ -1,6 +1,7 @@
 /** One behaviour, every implementation: the same suite runs against the memory and the SQLite store. */
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { StoreConflictError, type Store } from '../../../src/store/types.js';
+import { parseObjectLinks } from '../../../src/lwm2m/server/object-links.js';
 import { registration, storeFactories } from './helpers.js';
 
 describe.each(storeFactories())('store contract: $name', (factory) => {
@@ -34,18 +35,72 @@ describe.each(storeFactories())('store contract: $name', (factory) => {
       expect(await store.registrations.loadAll()).toEqual([newer]);
     });
 
-    it('a delete removes by id only, so a stale delete cannot drop a newer registration', async () => {
+    it('a delete removes the endpoint\'s registration, whatever its id; writes apply in order', async () => {
       const newer = registration({ id: 'new', endpoint: 'dev' });
+      const other = registration({ id: 'o1', endpoint: 'other' });
       await store.registrations.apply([
         { op: 'put', registration: registration({ id: 'old', endpoint: 'dev' }) },
-        { op: 'delete', id: 'old' },
+        { op: 'delete', endpoint: 'dev' },
         { op: 'put', registration: newer },
-        { op: 'delete', id: 'old' },
-        { op: 'delete', id: 'never-existed' },
+        { op: 'put', registration: other },
+        { op: 'delete', endpoint: 'other' },
+        { op: 'delete', endpoint: 'never-existed' },
       ]);
       expect(await store.registrations.loadAll()).toEqual([newer]);
-      await store.registrations.apply([{ op: 'delete', id: 'new' }]);
+      await store.registrations.apply([{ op: 'delete', endpoint: 'dev' }]);
       expect(await store.registrations.loadAll()).toEqual([]);
+    });
+
+    it('the last of several puts of one endpoint in a batch wins, and a later batch wins over an earlier', async () => {
+      const second = registration({ id: 'r2', endpoint: 'dev', address: { address: '10.0.0.9', port: 7 } });
+      await store.registrations.apply([
+        { op: 'put', registration: registration({ id: 'r1', endpoint: 'dev' }) },
+        { op: 'put', registration: second },
+      ]);
+      expect(await store.registrations.loadAll()).toEqual([second]);
+      const third = registration({ id: 'r2', endpoint: 'dev', lastUpdateAt: 1_700_000_100_000, expiresAt: 1_700_000_400_000 });
+      const first = store.registrations.apply([{ op: 'put', registration: registration({ id: 'r1', endpoint: 'dev' }) }]);
+      const last = store.registrations.apply([{ op: 'put', registration: third }]);
+      await Promise.all([first, last]);
+      expect(await store.registrations.loadAll()).toEqual([third]);
+    });
+
+    it('two device types keep their own links (alternate root path included), shared within a type', async () => {
+      const typeB = parseObjectLinks('</lwm2m>;rt="oma.lwm2m",</lwm2m/1/0>,</lwm2m/3/0>,</lwm2m/3303/0>;ver=1.1');
+      const b = (i: number) => registration({ id: `b${i}`, endpoint: `b-${i}`, rootPath: typeB.rootPath, objectLinks: typeB.objectLinks });
+      const written = [registration({ id: 'a1', endpoint: 'a-1' }), b(1), b(2), registration({ id: 'a2', endpoint: 'a-2' })];
+      await store.registrations.apply(written.map((r) => ({ op: 'put' as const, registration: r })));
+      await store.registrations.apply([{ op: 'put', registration: b(3) }]);
+      const loaded = new Map((await store.registrations.loadAll()).map((r) => [r.endpoint, r]));
+      expect([...loaded.values()].sort((x, y) => x.id.localeCompare(y.id))).toEqual([...written, b(3)].sort((x, y) => x.id.localeCompare(y.id)));
+      expect(loaded.get('b-1')!.rootPath).toBe('/lwm2m');
+      expect(loaded.get('b-1')!.objectLinks).toBe(loaded.get('b-3')!.objectLinks);
+      expect(loaded.get('a-1')!.objectLinks).toBe(loaded.get('a-2')!.objectLinks);
+      expect(loaded.get('a-1')!.objectLinks).not.toBe(loaded.get('b-1')!.objectLinks);
+    });
+
+    it('endpoint names that mean something to JavaScript objects are plain names', async () => {
+      const names = ['__proto__', 'constructor', '123', '0', 'toString'];
+      const written = names.map((endpoint, i) => registration({ id: `r${i}`, endpoint }));
+      await store.registrations.apply(written.map((r) => ({ op: 'put' as const, registration: r })));
+      await store.registrations.apply([{ op: 'delete', endpoint: '0' }]);
+      const loaded = (await store.registrations.loadAll()).sort((x, y) => x.id.localeCompare(y.id));
+      expect(loaded).toEqual(written.filter((r) => r.endpoint !== '0'));
+    });
+
+    it('keeps odd but legal values exactly: quotes and separators in names, no SMS number, fractional times', async () => {
+      const odd = registration({
+        id: 'i"d,1',
+        endpoint: 'ep "quoted", [bracketed] \\ ünïcode',
+        binding: 'UQ',
+        lwm2mVersion: '1.0',
+        rootPath: '/',
+        registeredAt: 1_700_000_000_000.5,
+        lastUpdateAt: 1_700_000_000_100.5,
+        expiresAt: 1_700_000_300_100.5,
+      });
+      await store.registrations.apply([{ op: 'put', registration: odd }]);
+      expect(await store.registrations.loadAll()).toEqual([odd]);
     });
   });
 

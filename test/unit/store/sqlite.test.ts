@@ -10,6 +10,11 @@ import { SqliteStore, SQLITE_FILE_NAME } from '../../../src/store/sqlite/sqlite-
 import { SecretBox, loadOrCreateSecretKey, SecretKeyFileError } from '../../../src/store/secret-box.js';
 import { openStore } from '../../../src/store/open-store.js';
 import { StoreCorruptError } from '../../../src/store/types.js';
+import { encodeRegistration, ROW } from '../../../src/store/registration-codec.js';
+import { SqliteRegistrations } from '../../../src/store/sqlite/sqlite-registrations.js';
+import { registrationBatchWriter } from '../../../src/store/sqlite/registration-sql.js';
+import type { RegistrationBatch } from '../../../src/store/sqlite/registration-batch.js';
+import { parseObjectLinks } from '../../../src/lwm2m/server/object-links.js';
 import { registration, tempDir } from './helpers.js';
 
 const cleanups: Array<() => void> = [];
@@ -83,25 +88,95 @@ describe('persistence across reopen', () => {
     const store = SqliteStore.open(dataDir, new SecretBox(randomBytes(32)));
     const good = registration({ id: 'ok', endpoint: 'good' });
     await store.registrations.apply([{ op: 'put', registration: good }]);
-    store.db.prepare('INSERT INTO registrations (id, endpoint, data) VALUES (?, ?, ?)').run('bad', 'bad', '{"id":"bad"');
+    const insert = store.db.prepare('INSERT INTO registrations (endpoint, data) VALUES (?, ?)');
+    insert.run('bad', '["bad"');
+    insert.run('short', '["short","s1",300]');
+    // A row that names a link set the table does not hold.
+    const orphan = JSON.parse(encodeRegistration(registration({ id: 'o1', endpoint: 'orphan' }))) as unknown[];
+    orphan[ROW.links] = 999;
+    insert.run('orphan', JSON.stringify(orphan));
     expect(await store.registrations.loadAll()).toEqual([good]);
-    expect((store.db.prepare('SELECT COUNT(*) AS n FROM registrations').get() as { n: number }).n).toBe(1);
+    expect(store.db.prepare('SELECT endpoint FROM registrations').all()).toEqual([{ endpoint: 'good' }]);
+    await store.close();
+  });
+
+  it('stores each link set once, numbered, and forgets the sets no device uses any more', async () => {
+    const dataDir = dir();
+    const box = new SecretBox(randomBytes(32));
+    const typeB = parseObjectLinks('</1/0>,</3/0>,</3303/0>,</3303/1>');
+    let store = SqliteStore.open(dataDir, box);
+    const rows = [
+      ...Array.from({ length: 50 }, (_, i) => registration({ id: `a${i}`, endpoint: `a-${i}` })),
+      registration({ id: 'b0', endpoint: 'b-0', objectLinks: typeB.objectLinks }),
+    ];
+    await store.registrations.apply(rows.map((r) => ({ op: 'put' as const, registration: r })));
+    const links = () => store.db.prepare('SELECT links FROM registration_links ORDER BY id').pluck().all();
+    expect(links()).toEqual(['</>;rt="oma.lwm2m";ct=110,</1/0>,</3/0>,</5>;ver=1.1', '</1/0>,</3/0>,</3303/0>,</3303/1>']);
+    // Rows name their set by number: no link text in them.
+    const data = store.db.prepare('SELECT data FROM registrations').pluck().all() as string[];
+    expect(data.filter((d) => d.includes('</'))).toEqual([]);
+    await store.registrations.apply([{ op: 'delete', endpoint: 'b-0' }]);
+    await store.close();
+    store = SqliteStore.open(dataDir, box);
+    expect((await store.registrations.loadAll()).length).toBe(50);
+    expect(links()).toEqual(['</>;rt="oma.lwm2m";ct=110,</1/0>,</3/0>,</5>;ver=1.1']);
+    // A new device of the forgotten type gets its set back.
+    const again = registration({ id: 'b1', endpoint: 'b-1', objectLinks: typeB.objectLinks });
+    await store.registrations.apply([{ op: 'put', registration: again }]);
+    await store.close();
+    store = SqliteStore.open(dataDir, box);
+    expect((await store.registrations.loadAll()).find((r) => r.endpoint === 'b-1')).toEqual(again);
+    await store.close();
+  });
+});
+
+describe('migration 5: registrations keyed by endpoint', () => {
+  it('converts rows of the old layout, drops what does not convert, and runs once', async () => {
+    const dataDir = dir();
+    const file = join(dataDir, SQLITE_FILE_NAME);
+    const old = new Database(file);
+    applyMigrations(old, MIGRATIONS.filter((m) => m.version <= 4));
+    const insert = old.prepare('INSERT INTO registrations (id, endpoint, data) VALUES (?, ?, ?)');
+    const links = '</>;rt="oma.lwm2m";ct=110,</1/0>,</3/0>,</5>;ver=1.1';
+    const stored = (id: string, endpoint: string, extra: object) =>
+      JSON.stringify({ id, endpoint, lifetimeSec: 300, lwm2mVersion: '1.1', binding: 'U', queueMode: false, address: { address: '127.0.0.1', port: 40000 },
+        rootPath: '/', links, registeredAt: 1_700_000_000_000, lastUpdateAt: 1_700_000_000_000, expiresAt: 1_700_000_300_000, ...extra });
+    insert.run('r1', 'dev-1', stored('r1', 'dev-1', {}));
+    insert.run('r2', 'dev-2', stored('r2', 'dev-2', { smsNumber: '+4912345', queueMode: true, binding: 'UQ', lastUpdateAt: 1_700_000_050_000, expiresAt: 1_700_000_350_000 }));
+    insert.run('bad', 'dev-bad', '{"id":"bad"');
+    insert.run('partial', 'dev-partial', '{"id":"partial"}');
+    old.prepare('INSERT INTO registration_tombstones (id) VALUES (?)').run('r9');
+    old.close();
+
+    const box = new SecretBox(randomBytes(32));
+    let store = SqliteStore.open(dataDir, box);
+    expect(schemaVersion(store.db)).toBe(MIGRATIONS[MIGRATIONS.length - 1].version);
+    const expected = [
+      registration({ id: 'r1', endpoint: 'dev-1' }),
+      registration({ id: 'r2', endpoint: 'dev-2', smsNumber: '+4912345', queueMode: true, binding: 'UQ', lastUpdateAt: 1_700_000_050_000, expiresAt: 1_700_000_350_000 }),
+    ];
+    expect((await store.registrations.loadAll()).sort((a, b) => a.id.localeCompare(b.id))).toEqual(expected);
+    expect(store.db.prepare('SELECT endpoint FROM registrations ORDER BY endpoint').pluck().all()).toEqual(['dev-1', 'dev-2']);
+    await store.close();
+    store = SqliteStore.open(dataDir, box);
+    expect(applyMigrations(store.db)).toEqual([]);
+    expect((await store.registrations.loadAll()).sort((a, b) => a.id.localeCompare(b.id))).toEqual(expected);
     await store.close();
   });
 });
 
 describe('de-registration written at once (deleteNow)', () => {
-  it.each(['thread', 'inline'] as const)('a put still in flight cannot resurrect it (%s writer)', async (registrationWriter) => {
+  it.each(['thread', 'inline'] as const)('a put handed over before it cannot resurrect it (%s writer)', async (registrationWriter) => {
     const dataDir = dir();
     const box = new SecretBox(randomBytes(32));
     let store = SqliteStore.open(dataDir, box, { registrationWriter });
     const r = registration({ id: 'r1', endpoint: 'dev' });
-    // The delete reaches the file first, the older put after it (as when the writer thread lags).
-    store.registrations.deleteNow('r1');
-    await store.registrations.apply([{ op: 'put', registration: r }]);
+    const inFlight = store.registrations.apply([{ op: 'put', registration: r }]);
+    store.registrations.deleteNow('dev');
+    await inFlight;
     expect(await store.registrations.loadAll()).toEqual([]);
-    // The delete's own batch ends the tombstone: the id could be used again.
-    await store.registrations.apply([{ op: 'delete', id: 'r1' }]);
+    // The batch after the de-registration ends the tombstone: the device may come back.
+    await store.registrations.apply([{ op: 'delete', endpoint: 'dev' }]);
     expect(store.db.prepare('SELECT COUNT(*) AS n FROM registration_tombstones').get()).toEqual({ n: 0 });
     await store.registrations.apply([{ op: 'put', registration: r }]);
     await store.close();
@@ -109,7 +184,65 @@ describe('de-registration written at once (deleteNow)', () => {
     expect(await store.registrations.loadAll()).toEqual([r]);
     await store.close();
   });
+
+  it('with a writer that lags: older puts are skipped, a re-registration after it is kept', async () => {
+    const file = join(dir(), 'lag.sqlite');
+    const db = openDatabase(file);
+    const writer = new HeldWriter(openDatabase(file));
+    const registrations = new SqliteRegistrations(db, undefined, writer);
+    const before = registration({ id: 'r1', endpoint: 'dev', address: { address: '10.0.0.1', port: 1 } });
+    const other = registration({ id: 'o1', endpoint: 'other' });
+    const first = registrations.apply([{ op: 'put', registration: before }, { op: 'put', registration: other }]);
+    registrations.deleteNow('dev'); // the de-registration: on disk while batch 1 still waits
+    expect(db.prepare('SELECT endpoint, seq FROM registration_tombstones').all()).toEqual([{ endpoint: 'dev', seq: 2 }]);
+    const back = registration({ id: 'r2', endpoint: 'dev', address: { address: '10.0.0.2', port: 2 } });
+    const second = registrations.apply([{ op: 'put', registration: back }]);
+    // Batch 1 lands; a kill now must not find the de-registered device on disk.
+    writer.release(1);
+    await first;
+    expect(await registrations.loadAll()).toEqual([other]);
+    expect(db.prepare('SELECT COUNT(*) AS n FROM registration_tombstones').get()).toEqual({ n: 1 });
+    writer.release();
+    await second;
+    expect((await registrations.loadAll()).sort((a, b) => a.id.localeCompare(b.id))).toEqual([other, back]);
+    expect(db.prepare('SELECT COUNT(*) AS n FROM registration_tombstones').get()).toEqual({ n: 0 });
+    writer.close();
+    db.close();
+  });
+
+  it('a de-registration removes the stored registration even when memory had replaced it since', async () => {
+    const file = join(dir(), 'replaced.sqlite');
+    const db = openDatabase(file);
+    const registrations = new SqliteRegistrations(db);
+    await registrations.apply([{ op: 'put', registration: registration({ id: 'r1', endpoint: 'dev' }) }]);
+    // r2 replaced r1 in memory and was de-registered before any flush: the row still holds r1.
+    registrations.deleteNow('dev');
+    expect(await registrations.loadAll()).toEqual([]);
+    db.close();
+  });
 });
+
+/** A real second connection that writes the batches it was given only when released. */
+class HeldWriter {
+  private readonly held: Array<{ batch: RegistrationBatch; done: () => void }> = [];
+  private readonly writeBatch: (batch: RegistrationBatch) => void;
+  constructor(private readonly db: Database.Database) {
+    this.writeBatch = registrationBatchWriter(db);
+  }
+  write(batch: RegistrationBatch): Promise<void> {
+    return new Promise((done) => this.held.push({ batch, done }));
+  }
+  /** Writes the first `count` held batches (all by default). */
+  release(count = this.held.length): void {
+    for (const { batch, done } of this.held.splice(0, count)) {
+      this.writeBatch(batch);
+      done();
+    }
+  }
+  close(): void {
+    this.db.close();
+  }
+}
 
 describe('credentials at rest', () => {
   const pskKey = Buffer.from('5ec2e7a11c0ffee5ec2e7a11c0ffee00', 'hex');

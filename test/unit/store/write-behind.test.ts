@@ -5,21 +5,24 @@ import { WriteBehindRegistrationStore } from '../../../src/store/write-behind-re
 import type { RegistrationPersistence, RegistrationWrite } from '../../../src/store/types.js';
 import { registration } from './helpers.js';
 
-/** A real memory persistence that also records each batch it was given. */
-function recorded(): { persistence: RegistrationPersistence; batches: RegistrationWrite[][]; store: MemoryStore } {
+/** A real memory persistence that also records each batch it was given (and, with `now`, each deleteNow). */
+function recorded(now?: string[]): { persistence: RegistrationPersistence; batches: RegistrationWrite[][]; store: MemoryStore } {
   const store = new MemoryStore();
   const batches: RegistrationWrite[][] = [];
-  return {
-    store,
-    batches,
-    persistence: {
-      loadAll: () => store.registrations.loadAll(),
-      apply: async (writes) => {
-        batches.push([...writes]);
-        await store.registrations.apply(writes);
-      },
+  const persistence: RegistrationPersistence = {
+    loadAll: () => store.registrations.loadAll(),
+    apply: async (writes) => {
+      batches.push([...writes]);
+      await store.registrations.apply(writes);
     },
   };
+  if (now) {
+    persistence.deleteNow = (endpoint) => {
+      now.push(endpoint);
+      void store.registrations.apply([{ op: 'delete', endpoint }]);
+    };
+  }
+  return { store, batches, persistence };
 }
 
 const flushed = () => new Promise<void>((resolve) => setImmediate(resolve));
@@ -38,15 +41,15 @@ describe('WriteBehindRegistrationStore', () => {
     expect(wb.get('ea')).toBe(a2);
     expect(wb.getById('b')).toBe(b);
     expect(batches).toEqual([]);
-    expect(wb.pendingWrites()).toBe(2);
+    expect(wb.pendingWrites()).toBe(3);
     clock.advance(99);
     await flushed();
     expect(batches).toEqual([]);
     clock.advance(1);
     await flushed();
-    expect(batches).toEqual([[{ op: 'put', registration: a2 }, { op: 'put', registration: b }]]);
+    expect(batches).toEqual([[{ op: 'put', registration: a }, { op: 'put', registration: b }, { op: 'put', registration: a2 }]]);
     expect(wb.pendingWrites()).toBe(0);
-    expect((await store.registrations.loadAll()).length).toBe(2);
+    expect((await store.registrations.loadAll()).sort((x, y) => x.id.localeCompare(y.id))).toEqual([a2, b]);
   });
 
   it('an update of an unknown id writes nothing', async () => {
@@ -59,7 +62,7 @@ describe('WriteBehindRegistrationStore', () => {
     expect(batches).toEqual([]);
   });
 
-  it('a replacement writes the delete of the old id before the put of the new', async () => {
+  it('a replacement is one put of the endpoint, and the stored registration is the new one', async () => {
     const clock = new ManualClock();
     const { persistence, batches, store } = recorded();
     const wb = await WriteBehindRegistrationStore.open({ persistence, clock });
@@ -68,8 +71,68 @@ describe('WriteBehindRegistrationStore', () => {
     const newer = registration({ id: 'new', endpoint: 'e', address: { address: '127.0.0.1', port: 2 } });
     wb.add(newer);
     await wb.flush();
-    expect(batches[1]).toEqual([{ op: 'delete', id: 'old' }, { op: 'put', registration: newer }]);
+    expect(batches[1]).toEqual([{ op: 'put', registration: newer }]);
     expect(await store.registrations.loadAll()).toEqual([newer]);
+  });
+
+  it('every change of an interval goes in order, so the store ends as memory was at the flush', async () => {
+    const clock = new ManualClock();
+    const deletedNow: string[] = [];
+    const { persistence, batches, store } = recorded(deletedNow);
+    const wb = await WriteBehindRegistrationStore.open({ persistence, clock });
+    wb.add(registration({ id: 'a', endpoint: 'ea' }));
+    wb.add(registration({ id: 'b', endpoint: 'eb' }));
+    await wb.flush();
+    // ea: updated, replaced, de-registered; eb: de-registered, then back; ec: new.
+    const a1 = registration({ id: 'a', endpoint: 'ea', lastUpdateAt: 9 });
+    const a2 = registration({ id: 'a2', endpoint: 'ea' });
+    wb.update(a1);
+    wb.add(a2);
+    wb.remove('a2');
+    wb.remove('b');
+    const back = registration({ id: 'b2', endpoint: 'eb' });
+    wb.add(back);
+    const c = registration({ id: 'c', endpoint: 'ec' });
+    wb.add(c);
+    await wb.flush();
+    expect(deletedNow).toEqual(['ea', 'eb']);
+    expect(batches.slice(1)).toEqual([
+      [
+        { op: 'put', registration: a1 },
+        { op: 'put', registration: a2 },
+        { op: 'delete', endpoint: 'ea' },
+        { op: 'delete', endpoint: 'eb' },
+        { op: 'put', registration: back },
+        { op: 'put', registration: c },
+      ],
+    ]);
+    expect((await store.registrations.loadAll()).map((r) => r.id).sort()).toEqual(['b2', 'c']);
+  });
+
+  it('hands a batch over when the flush starts, so a later de-registration prevails over it', async () => {
+    const clock = new ManualClock();
+    const handed: string[] = [];
+    const store = new MemoryStore();
+    const persistence: RegistrationPersistence = {
+      loadAll: () => store.registrations.loadAll(),
+      apply: (writes) => {
+        handed.push(...writes.map((w) => (w.op === 'put' ? `put ${w.registration.id}` : `delete ${w.endpoint}`)));
+        return store.registrations.apply(writes);
+      },
+      deleteNow: (endpoint) => {
+        handed.push(`deleteNow ${endpoint}`);
+        void store.registrations.apply([{ op: 'delete', endpoint }]);
+      },
+    };
+    const wb = await WriteBehindRegistrationStore.open({ persistence, clock });
+    wb.add(registration({ id: 'a', endpoint: 'ea' }));
+    const flushed = wb.flush();
+    wb.remove('a');
+    expect(handed).toEqual(['put a', 'deleteNow ea']);
+    await flushed;
+    await wb.close();
+    expect(handed).toEqual(['put a', 'deleteNow ea', 'delete ea']);
+    expect(await store.registrations.loadAll()).toEqual([]);
   });
 
   it('a de-registration is durable at once, without waiting for the timer', async () => {
@@ -127,5 +190,28 @@ describe('WriteBehindRegistrationStore', () => {
     await wb.flush();
     expect(errors.length).toBe(1);
     expect(wb.get('ea')?.id).toBe('a');
+  });
+
+  it('a persistence that throws at once is logged the same way, and later flushes still go out', async () => {
+    const clock = new ManualClock();
+    const errors: unknown[] = [];
+    const logger = { error: (o: unknown) => errors.push(o) } as unknown as import('../../../src/util/logger.js').Logger;
+    const store = new MemoryStore();
+    let calls = 0;
+    const persistence: RegistrationPersistence = {
+      loadAll: () => store.registrations.loadAll(),
+      apply: (writes) => {
+        if (++calls === 1) throw new Error('encoder broke');
+        return store.registrations.apply(writes);
+      },
+    };
+    const wb = await WriteBehindRegistrationStore.open({ persistence, clock, logger });
+    wb.add(registration({ id: 'a', endpoint: 'ea' }));
+    await wb.flush();
+    expect(errors.length).toBe(1);
+    const b = registration({ id: 'b', endpoint: 'eb' });
+    wb.add(b);
+    await wb.flush();
+    expect(await store.registrations.loadAll()).toEqual([b]);
   });
 });
