@@ -43,6 +43,22 @@ function rootPathOf(links: readonly WebLink[]): string {
   return '/';
 }
 
+// The payload bytes of the last parse and their result: consecutive registrations of one
+// fleet repeat the same bytes, and comparing bytes costs less than decoding them to a string
+// and hashing that string for the intern map.
+let lastBytes: Buffer = Buffer.alloc(0);
+let lastParsed: ParsedObjectLinks = EMPTY;
+
+/** parseObjectLinks of a UTF-8 payload, skipping the decode when it repeats the previous one. */
+export function parseObjectLinksBytes(payload: Buffer): ParsedObjectLinks {
+  if (payload.length > 0 && payload.equals(lastBytes)) return lastParsed;
+  const parsed = parseObjectLinks(payload.toString('utf8'));
+  // A copy: the payload is a view into a datagram the caller may reuse.
+  lastBytes = Buffer.from(payload);
+  lastParsed = parsed;
+  return parsed;
+}
+
 /** For tests and diagnostics. */
 export function internedPayloadCount(): number {
   return interned.size;

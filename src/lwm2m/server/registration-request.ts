@@ -1,6 +1,6 @@
 import { CoapCode } from '../../coap/types.js';
 import { LinkFormatError } from '../link-format.js';
-import { parseObjectLinks, type ParsedObjectLinks } from './object-links.js';
+import { parseObjectLinksBytes, type ParsedObjectLinks } from './object-links.js';
 import type { Lwm2mVersion } from './registration.js';
 
 /**
@@ -67,7 +67,7 @@ function stringParam(params: Query, name: string, label: string): string | undef
 function parseLifetime(params: Query): number | undefined {
   const raw = params.get('lt');
   if (raw === undefined) return undefined;
-  const n = raw === true ? NaN : /^\d+$/.test(raw) ? Number(raw) : NaN;
+  const n = raw === true ? NaN : allDigits(raw) ? Number(raw) : NaN;
   if (!(n >= 1 && n <= MAX_LIFETIME_SEC)) {
     throw new RegistrationRequestError(
       CoapCode.BadRequest,
@@ -77,10 +77,36 @@ function parseLifetime(params: Query): number | undefined {
   return n;
 }
 
+function allDigits(s: string): boolean {
+  if (s.length === 0) return false;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 48 || c > 57) return false;
+  }
+  return true;
+}
+
 const BINDING_1_0 = new Set(['U', 'UQ', 'S', 'SQ', 'US', 'UQS']);
 
+interface ParsedBinding {
+  readonly binding: string;
+  readonly queue: boolean;
+}
+
+// Valid bindings are a handful of short strings: each is checked once per version.
+const validBindings: Record<Lwm2mVersion, Map<string, ParsedBinding>> = { '1.0': new Map(), '1.1': new Map(), '1.2': new Map() };
+const MAX_REMEMBERED_BINDINGS = 64;
+
 /** Returns the binding and whether it puts the device in queue mode (only 1.0 carries Q in b). */
-function parseBinding(raw: string, version: Lwm2mVersion): { binding: string; queue: boolean } {
+function parseBinding(raw: string, version: Lwm2mVersion): ParsedBinding {
+  const remembered = validBindings[version].get(raw);
+  if (remembered !== undefined) return remembered;
+  const parsed = checkBinding(raw, version);
+  if (validBindings[version].size < MAX_REMEMBERED_BINDINGS) validBindings[version].set(raw, parsed);
+  return parsed;
+}
+
+function checkBinding(raw: string, version: Lwm2mVersion): ParsedBinding {
   if (version === '1.0') {
     if (!BINDING_1_0.has(raw)) {
       throw new RegistrationRequestError(
@@ -112,7 +138,7 @@ function parseBinding(raw: string, version: Lwm2mVersion): { binding: string; qu
 
 function parseLinks(payload: Buffer): ParsedObjectLinks {
   try {
-    return parseObjectLinks(payload.toString('utf8'));
+    return parseObjectLinksBytes(payload);
   } catch (err) {
     if (err instanceof LinkFormatError) {
       throw new RegistrationRequestError(CoapCode.BadRequest, `malformed object links: ${err.reason}`);

@@ -85,4 +85,30 @@ describe('DedupCache', () => {
     expect(cache.get(DedupCache.key(remote, 2))).toBe('b');
     expect(cache.size).toBe(2);
   });
+
+  it('holds all 65,536 message ids of one peer, each with its own value, across page boundaries', () => {
+    const cache = new DedupCache<number>(new ManualClock(), 1000);
+    for (let id = 0; id < 65536; id++) cache.set(DedupCache.key(remote, id), id * 3);
+    expect(cache.size).toBe(65536);
+    for (const id of [0, 15, 16, 17, 255, 256, 4095, 4096, 65534, 65535]) expect(cache.get(DedupCache.key(remote, id))).toBe(id * 3);
+    cache.set(DedupCache.key(remote, 16), -1);
+    expect(cache.get(DedupCache.key(remote, 16))).toBe(-1);
+    expect(cache.size).toBe(65536);
+  });
+
+  it('counts a page entry once when a value moves from the older generation to the current one', () => {
+    const clock = new ManualClock();
+    const cache = new DedupCache<string>(clock, 1000);
+    for (const id of [30, 31, 32]) cache.set(DedupCache.key(remote, id), `old-${id}`);
+    clock.advance(1000);
+    cache.set(DedupCache.key(remote, 31), 'new-31');
+    expect(cache.size).toBe(3);
+    expect(cache.get(DedupCache.key(remote, 31))).toBe('new-31');
+    expect(cache.get(DedupCache.key(remote, 30))).toBe('old-30');
+    expect(cache.get(DedupCache.key(remote, 32))).toBe('old-32');
+    clock.advance(1000);
+    expect(cache.get(DedupCache.key(remote, 30))).toBeUndefined();
+    expect(cache.get(DedupCache.key(remote, 31))).toBe('new-31');
+    expect(cache.size).toBe(1);
+  });
 });
