@@ -28,6 +28,7 @@ import type { FirmwareRepository } from '../firmware/repository/firmware-reposit
 import type { DeliveryService } from '../firmware/delivery/delivery-service.js';
 import { registerProfileRoutes, type ProfileApiDeps } from './profiles.js';
 import { campaignEventSource, registerCampaignRoutes, type CampaignApiDeps } from './campaigns.js';
+import { registerDeviceTagRoutes, type DeviceTagApiDeps } from './device-tags.js';
 
 export interface HttpApiDeps {
   lwm2m: Lwm2mServer;
@@ -50,6 +51,8 @@ export interface HttpApiDeps {
   profiles?: ProfileApiDeps;
   /** Rollout campaign routes (/api/campaigns). */
   campaigns?: CampaignApiDeps;
+  /** Device tags for campaign targeting (/api/clients/{ep}/tags). */
+  deviceTags?: DeviceTagApiDeps;
 }
 
 export function buildHttpApi(deps: HttpApiDeps): FastifyInstance {
@@ -114,6 +117,7 @@ export function buildHttpApi(deps: HttpApiDeps): FastifyInstance {
   }
   if (deps.profiles) registerProfileRoutes(app, deps.profiles);
   if (deps.campaigns) registerCampaignRoutes(app, deps.campaigns);
+  if (deps.deviceTags) registerDeviceTagRoutes(app, deps.deviceTags);
   registerEventRoutes(
     app,
     new SseHub({

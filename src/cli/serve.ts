@@ -93,7 +93,7 @@ export function registerServeCommand(program: Command): void {
       if (config.timeScale !== undefined && config.timeScale !== 1) {
         // Said loudly, whatever --log-level says: soak times and windows no longer mean wall-clock time.
         const warn = logger.isLevelEnabled('warn') ? logger : createLogger('warn');
-        warn.warn({ timeScale: config.timeScale }, `SIMULATION SPEED: the rollout scheduler's clock runs ${config.timeScale}x faster than real time; a one-day soak lasts ${Math.round(86_400 / config.timeScale)} s. Never use this in production.`);
+        warn.warn({ timeScale: config.timeScale }, `SIMULATION SPEED: the rollout scheduler's and the firmware deliveries' clock runs ${config.timeScale}x faster than real time (phase timeouts and deferrals too); a one-day soak lasts ${Math.round(86_400 / config.timeScale)} s. Never use this in production.`);
       }
       const server = await startServer(config, logger);
       // One line with every chosen port: tests and scripts that pass port 0 read it, so it

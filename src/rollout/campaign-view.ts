@@ -14,6 +14,13 @@ const reasonKey = (reason: string): string => reason.replace(/\d+(\.\d+)?/g, '#'
 export function campaignSummaryJson(c: CampaignRuntime): Record<string, unknown> {
   const totals = Object.fromEntries(DEVICE_PHASES.map((phase) => [phase, 0])) as Record<DevicePhase, number>;
   c.counts.forEach((counts) => DEVICE_PHASES.forEach((phase, p) => (totals[phase] += counts[p])));
+  // Members of an open stage not admitted to its queue yet are pending all the same.
+  c.doc.stages.forEach((stage, s) => {
+    if (stage.state !== 'active') return;
+    const notAdmitted = c.counts[s][PHASE_INDEX.planned];
+    totals.planned -= notAdmitted;
+    totals.pending += notAdmitted;
+  });
   const active = c.doc.stages.findIndex((s) => s.state === 'active' || s.state === 'soaking');
   return {
     id: c.id,
@@ -36,13 +43,12 @@ export function campaignSummaryJson(c: CampaignRuntime): Record<string, unknown>
 
 export function campaignJson(c: CampaignRuntime, now: number): Record<string, unknown> {
   const reasons = c.doc.stages.map(() => ({ waiting: new Map<string, number>(), skipped: new Map<string, number>(), failed: new Map<string, number>() }));
-  for (const [i, detail] of c.details) {
-    if (detail.reason === undefined) continue;
+  for (const [i, reason] of c.reasons()) {
     const phase = c.phaseOf(i);
     const group = phase === 'waiting' || phase === 'paused' || phase === 'downloaded' ? 'waiting' : phase === 'skipped' || phase === 'failed' ? phase : undefined;
     if (!group) continue;
     const map = reasons[c.stageOf[i]][group];
-    const key = reasonKey(detail.reason);
+    const key = reasonKey(reason);
     map.set(key, (map.get(key) ?? 0) + 1);
   }
   let etaCursor: number | undefined = now;
@@ -67,8 +73,9 @@ export function campaignJson(c: CampaignRuntime, now: number): Record<string, un
       state: stage.state,
       size: stage.size,
       joined: stage.joined,
-      planned: n('planned'),
-      pending: n('pending'),
+      // Members of an open stage not admitted to its queue yet are pending all the same.
+      planned: stage.state === 'active' ? 0 : n('planned'),
+      pending: n('pending') + (stage.state === 'active' ? n('planned') : 0),
       waitingForWindow: n('waiting'),
       transferring: n('transferring'),
       paused: n('paused'),
@@ -101,19 +108,19 @@ export function campaignJson(c: CampaignRuntime, now: number): Record<string, un
 export function deviceRowsJson(c: CampaignRuntime, phase: DevicePhase | undefined, offset: number, limit: number): { total: number; devices: Array<Record<string, unknown>> } {
   const rows: Array<Record<string, unknown>> = [];
   let total = 0;
-  for (let i = 0; i < c.endpoints.length; i++) {
+  for (let i = 0; i < c.size; i++) {
     if (phase !== undefined && c.phaseOf(i) !== phase) continue;
     total++;
     if (total <= offset || rows.length >= limit) continue;
-    const d = c.details.get(i);
+    const d = c.detail(i);
     rows.push({
-      endpoint: c.endpoints[i],
+      endpoint: c.endpoint(i),
       stage: c.doc.stages[c.stageOf[i]].name,
       state: c.phaseOf(i),
-      reason: d?.reason ?? null,
-      bytes: d?.bytes ?? 0,
-      startedAt: iso(d?.startedAt),
-      reverted: d?.reverted ?? false,
+      reason: d.reason ?? null,
+      bytes: d.bytes,
+      startedAt: iso(d.startedAt),
+      reverted: d.reverted ?? false,
     });
   }
   return { total, devices: rows };

@@ -39,6 +39,12 @@ export interface Lwm2mFleetViewOptions {
   maxDriftMs?: number;
   requestTimeoutMs?: number;
   logger?: Logger;
+  /** The security profile the device is paired with (src/firmware/profiles), for `target.profiles`. */
+  profileOf?: (endpoint: string) => string | undefined;
+  /** The operator's tags of the device (device-tags.ts), for `target.tags`. */
+  tagsOf?: (endpoint: string) => readonly string[];
+  /** Whether the endpoint is registered now: only registered devices make a population. */
+  registered?: (endpoint: string) => boolean;
 }
 
 export class Lwm2mFleetView implements DeviceInventory {
@@ -92,16 +98,28 @@ export class Lwm2mFleetView implements DeviceInventory {
     for (const off of this.unsubscribe.splice(0)) off();
   }
 
-  list(): Iterable<DeviceFacts> {
-    return this.inventory.list();
+  /** The registered devices learned so far, with their profile and tags as they are now. */
+  *list(): Iterable<DeviceFacts> {
+    const { registered } = this.options;
+    for (const facts of this.inventory.list()) if (!registered || registered(facts.endpoint)) yield this.targeting(facts);
   }
 
   get(endpoint: string): DeviceFacts | undefined {
-    return this.inventory.get(endpoint);
+    const facts = this.inventory.get(endpoint);
+    return facts && this.targeting(facts);
   }
 
   onAdded(listener: (facts: DeviceFacts) => void): () => void {
-    return this.inventory.onAdded(listener);
+    return this.inventory.onAdded((facts) => listener(this.targeting(facts)));
+  }
+
+  /** Profile and tags are asked when needed, not kept: an operator may change them at any time. */
+  private targeting(facts: DeviceFacts): DeviceFacts {
+    const { profileOf, tagsOf } = this.options;
+    if (!profileOf && !tagsOf) return facts;
+    const profile = profileOf?.(facts.endpoint);
+    const tags = tagsOf?.(facts.endpoint);
+    return { ...facts, ...(profile !== undefined ? { profile } : {}), ...(tags !== undefined && tags.length > 0 ? { tags } : {}) };
   }
 
   /** What the devices report about being disturbed (the scheduler's DiscretionSource). */

@@ -10,8 +10,9 @@ import type { Store } from '../store/types.js';
 import { systemClock, type Clock } from '../util/clock.js';
 import type { Logger } from '../util/logger.js';
 import { DeliveryDriverAdapter } from './delivery-driver-adapter.js';
+import type { DeviceTags } from './device-tags.js';
 import { Lwm2mFleetView } from './lwm2m-fleet.js';
-import { ScaledClock } from './scaled-clock.js';
+import { rehearsalClock } from './scaled-clock.js';
 import { RolloutScheduler, type GlobalLimits } from './scheduler.js';
 
 export interface RolloutModuleOptions {
@@ -23,10 +24,16 @@ export interface RolloutModuleOptions {
   clock?: Clock;
   /** The scheduler's clock runs this many times faster (default 1). */
   timeScale?: number;
+  /** The scaled clock when the caller made it already (shared with the delivery service); else made here from clock and timeScale. */
+  scaledClock?: Clock;
   tickMs?: number;
   limits?: GlobalLimits;
   verifyImage?: ImageVerifier;
   logger: Logger;
+  /** The security profile each device is paired with, for campaign `target.profiles`. */
+  profileOf?: (endpoint: string) => string | undefined;
+  /** Operator tags of devices, for campaign `target.tags`. */
+  tags?: DeviceTags;
 }
 
 export interface RolloutModule {
@@ -41,7 +48,7 @@ export interface RolloutModule {
 export async function createRolloutModule(options: RolloutModuleOptions): Promise<RolloutModule> {
   const wallClock = options.clock ?? systemClock;
   const timeScale = options.timeScale ?? 1;
-  const clock = timeScale === 1 ? wallClock : new ScaledClock(wallClock, timeScale);
+  const clock = options.scaledClock ?? rehearsalClock(wallClock, timeScale);
   const { lwm2m, logger } = options;
   const fleet: Lwm2mFleetView = new Lwm2mFleetView({
     events: lwm2m.events,
@@ -53,6 +60,9 @@ export async function createRolloutModule(options: RolloutModuleOptions): Promis
     timeScale,
     logger,
     eager: (): boolean => scheduler.hasActiveCampaigns(),
+    profileOf: options.profileOf,
+    tagsOf: options.tags ? (endpoint) => options.tags!.get(endpoint) : undefined,
+    registered: (endpoint) => lwm2m.registrations.get(endpoint) !== undefined,
   });
   const driver = new DeliveryDriverAdapter({ deliveries: options.deliveries, devices: lwm2m.devices, logger });
   const verify = options.verifyImage;

@@ -29,3 +29,12 @@ export class ScaledClock implements Clock {
     this.real.clearTimeout(handle);
   }
 }
+
+/**
+ * The clock of a rehearsal (serve --time-scale N): one instance shared by the rollout
+ * scheduler and the firmware delivery service, so per-phase timeouts, deferral waits and
+ * retries run as fast as the plan. Without a scale (or 1), the clock itself.
+ */
+export function rehearsalClock(clock: Clock, timeScale: number | undefined): Clock {
+  return timeScale === undefined || timeScale === 1 ? clock : new ScaledClock(clock, timeScale);
+}

@@ -16,9 +16,9 @@ import type { Clock, TimerHandle } from '../util/clock.js';
 import { silentLogger, type Logger } from '../util/logger.js';
 import { shareBandwidth } from './bandwidth.js';
 import { campaignTransition, FINAL_CAMPAIGN_STATES, stageTransition, type CampaignEvent, type CampaignState, type StageEvent } from './campaign-machine.js';
-import { CampaignRuntime, detailFromData, type CampaignDocument, type StageRuntime } from './campaign-runtime.js';
+import { CampaignRuntime, type CampaignDocument, type StageRuntime } from './campaign-runtime.js';
 import { insideMaintenanceWindow, LocalTimeCache, parseCron, type CronExpression } from './cron.js';
-import { deviceTransition, FINAL_PHASES, IN_FLIGHT_PHASES, type DeviceEvent, type DevicePhase } from './device-machine.js';
+import { deviceTransition, FINAL_PHASES, IN_FLIGHT_PHASES, PHASE_INDEX, type DeviceEvent, type DevicePhase } from './device-machine.js';
 import { isDeferring, mayDisturb, mayStartTransfer, type DiscretionSource } from './discretion.js';
 import type { DeliveryDriver, DriverEvent } from './driver.js';
 import { RolloutEvents } from './events.js';
@@ -73,10 +73,18 @@ export interface RolloutSchedulerOptions {
   verifyImage?: (spec: CampaignSpec, endpoint: string) => Promise<string | undefined>;
   /** Throughput assumed before any transfer of a device or its class was measured (default 1000 B/s). */
   defaultThroughputBytesPerSec?: number;
-  /** Store writes at once while drawing or aborting (default 2000). */
+  /**
+   * Store writes in flight at once while drawing or aborting (default 256). Small on purpose:
+   * thousands of row objects kept alive across a young-generation GC teach V8 to allocate
+   * every later row object (those of every tick too) straight in the old generation
+   * ("pretenuring"), which then fills with garbage and needs major GCs mid-tick.
+   */
   writeChunk?: number;
-  /** Forget in-memory details of succeeded devices (large fleets; default false). */
-  compactFinished?: boolean;
+  /**
+   * Members of an open stage admitted to its queue per campaign per tick (default 50,000): a
+   * stage of 200,000 opens over a few ticks instead of in one long one.
+   */
+  admitPerTick?: number;
   /** Added to the transfer estimate when the driver cannot hold Update for a later window (default 60 s). */
   installEstimateMs?: number;
 }
@@ -94,6 +102,9 @@ interface CampaignCompiled {
 }
 
 const HALT_DEVICE_LIST = 100;
+const PLANNED = PHASE_INDEX.planned;
+const PENDING = PHASE_INDEX.pending;
+const WAITING = PHASE_INDEX.waiting;
 
 export class RolloutScheduler {
   readonly events = new RolloutEvents();
@@ -106,8 +117,8 @@ export class RolloutScheduler {
   private readonly maxExamined: number;
   private readonly campaigns = new Map<string, CampaignRuntime>();
   private readonly compiled = new Map<string, CampaignCompiled>();
-  /** endpoint → the campaign in which it has not finished yet (one active campaign per device). */
-  private readonly owner = new Map<string, CampaignRuntime>();
+  /** Campaigns not completed or aborted, in creation order (a device is active in at most one). */
+  private live: CampaignRuntime[] = [];
   private readonly gatewayTransfers = new Map<string, number>();
   private readonly throughput: ThroughputEstimator;
   private readonly localTimes = new LocalTimeCache();
@@ -149,13 +160,14 @@ export class RolloutScheduler {
         continue;
       }
       const doc = stored.spec as unknown as CampaignDocument;
-      const runtime = new CampaignRuntime(stored.id, stored.createdAt, stored.status as CampaignState, doc);
-      this.compile(runtime);
       const rows = await this.store.listDeviceStates(stored.id);
+      const runtime = new CampaignRuntime(stored.id, stored.createdAt, stored.status as CampaignState, doc, rows.length);
+      this.compile(runtime);
       for (const row of rows) this.restoreMember(runtime, row);
-      for (let s = 0; s < doc.stages.length; s++) if (doc.stages[s].state === 'active') this.buildQueue(runtime, s);
+      for (let s = 0; s < doc.stages.length; s++) if (doc.stages[s].state === 'active') this.openStage(runtime, s);
       this.campaigns.set(runtime.id, runtime);
     }
+    this.refreshLive();
     for (const runtime of this.campaigns.values()) await this.reconcile(runtime);
   }
 
@@ -261,7 +273,7 @@ export class RolloutScheduler {
    */
   async createRollback(id: string, previous: CampaignSpec): Promise<CampaignRuntime> {
     const original = this.require(id);
-    const endpoints = original.endpoints.filter((_, i) => {
+    const endpoints = original.endpointList().filter((_, i) => {
       const phase = original.phaseOf(i);
       return phase === 'succeeded' || IN_FLIGHT_PHASES.has(phase);
     });
@@ -289,23 +301,23 @@ export class RolloutScheduler {
   }
 
   /**
-   * The campaign in which the device has not finished. Entries are not deleted when a device
-   * finishes (a map of a million entries that shrinks rehashes, a long pause): checked here.
+   * The campaign in which the device has not finished. Looked up in the few live campaigns'
+   * own indexes rather than kept in a fleet-sized map of its own.
    */
   private activeOwner(endpoint: string): CampaignRuntime | undefined {
-    const runtime = this.owner.get(endpoint);
-    if (!runtime || FINAL_CAMPAIGN_STATES.has(runtime.state)) return undefined;
-    const i = runtime.index.get(endpoint);
-    return i === undefined || FINAL_PHASES.has(runtime.phaseOf(i)) ? undefined : runtime;
+    for (const runtime of this.live) {
+      const i = runtime.indexOf(endpoint);
+      if (i !== undefined && !FINAL_PHASES.has(runtime.phaseOf(i))) return runtime;
+    }
+    return undefined;
+  }
+
+  private refreshLive(): void {
+    this.live = this.list().filter((c) => !FINAL_CAMPAIGN_STATES.has(c.state));
   }
 
   estimateMs(runtime: CampaignRuntime, i: number): number {
-    return this.throughput.estimateMs(runtime.spec.imageSize, runtime.endpoints[i], runtime.facts[i]?.deviceType);
-  }
-
-  /** Completion rate of a stage so far, for the ETA. */
-  bytesPerSecFor(endpoint: string, deviceType: string | undefined): number {
-    return this.throughput.bytesPerSec(endpoint, deviceType);
+    return this.throughput.estimateMs(runtime.spec.imageSize, optionalTime(runtime.measuredRate[i]), runtime.deviceType(i));
   }
 
   // ───────────────────────────── the tick ─────────────────────────────
@@ -350,43 +362,45 @@ export class RolloutScheduler {
     const { policy } = runtime.spec;
     const source = this.options.discretion;
     const releases: number[] = [];
-    for (const i of runtime.inflight) {
+    const { inflight } = runtime;
+    for (let k = inflight.size - 1; k >= 0; k--) {
+      if (k >= inflight.size) continue;
+      const i = inflight.at(k);
       const phase = runtime.phaseOf(i);
-      const endpoint = runtime.endpoints[i];
-      const detail = runtime.detail(i);
+      const endpoint = runtime.endpoint(i);
       if (phase === 'updating') {
-        if (detail.executedAt !== undefined && now - detail.executedAt > policy.deviceTimeoutMs) {
+        const executedAt = runtime.executedAt[i];
+        if (!Number.isNaN(executedAt) && now - executedAt > policy.deviceTimeoutMs) {
           this.timeout(runtime, i, now, `no verdict within ${Math.round(policy.deviceTimeoutMs / 1000)} s of Update`);
         }
         continue;
       }
-      const status = source.get(endpoint);
+      const firstDeferredAt = optionalTime(runtime.firstDeferredAt[i]);
       if (phase === 'transferring') {
-        const active = detail.activeMs + (detail.resumedAt !== undefined ? now - detail.resumedAt : 0);
-        if (active > policy.deviceTimeoutMs) {
+        if (runtime.activeTransferMs(i, now) > policy.deviceTimeoutMs) {
           this.timeout(runtime, i, now, `no complete transfer within ${Math.round(policy.deviceTimeoutMs / 1000)} s of transfer time`);
           continue;
         }
         this.pauseIfBusy(runtime, i, now);
       } else if (phase === 'paused') {
         if (runtime.state !== 'running' && runtime.state !== 'halted') continue;
-        if (!mayDisturb(status, now, policy, detail.firstDeferredAt).ok) continue;
+        if (!mayDisturb(source.get(endpoint), now, policy, firstDeferredAt).ok) continue;
         if (!this.hasSlot(runtime, i)) continue;
-        detail.resumedAt = now;
-        detail.reason = undefined;
+        runtime.resumedAt[i] = now;
+        runtime.setReason(i, undefined);
         this.move(runtime, i, 'resume', now);
         this.claim(runtime, i);
         void this.driver.resume(endpoint).catch((err: unknown) => this.fail(runtime, i, this.clock.now(), `resume: ${String(err)}`, false));
       } else if (phase === 'downloaded') {
         if (!this.driver.capabilities.holdUpdate) continue;
         if (runtime.state !== 'running' && runtime.state !== 'halted') continue;
-        const verdict = mayDisturb(status, now, policy, detail.firstDeferredAt);
+        const verdict = mayDisturb(source.get(endpoint), now, policy, firstDeferredAt);
         if (!verdict.ok) {
-          detail.reason = `update waits: ${verdict.reason}`;
+          runtime.setReason(i, `update waits: ${verdict.reason}`);
           continue;
         }
-        detail.reason = undefined;
-        detail.executedAt = now;
+        runtime.setReason(i, undefined);
+        runtime.executedAt[i] = now;
         releases.push(i);
       }
     }
@@ -394,20 +408,18 @@ export class RolloutScheduler {
     // Intent first: "updating" is stored before Update is executed.
     await Promise.all(releases.map((i) => this.move(runtime, i, 'execute', now)));
     for (const i of releases) {
-      void this.driver.releaseUpdate(runtime.endpoints[i]).catch((err: unknown) => this.fail(runtime, i, this.clock.now(), `execute Update: ${String(err)}`, false));
+      void this.driver.releaseUpdate(runtime.endpoint(i)).catch((err: unknown) => this.fail(runtime, i, this.clock.now(), `execute Update: ${String(err)}`, false));
     }
   }
 
   /** A device that turned busy (or fell asleep) mid-transfer: stop sending, keep counting time right. */
   private pauseIfBusy(runtime: CampaignRuntime, i: number, now: number): void {
     if (runtime.phaseOf(i) !== 'transferring') return;
-    const endpoint = runtime.endpoints[i];
-    const detail = runtime.detail(i);
-    const verdict = mayDisturb(this.options.discretion.get(endpoint), now, runtime.spec.policy, detail.firstDeferredAt);
+    const endpoint = runtime.endpoint(i);
+    const verdict = mayDisturb(this.options.discretion.get(endpoint), now, runtime.spec.policy, optionalTime(runtime.firstDeferredAt[i]));
     if (verdict.ok) return;
-    if (detail.resumedAt !== undefined) detail.activeMs += now - detail.resumedAt;
-    detail.resumedAt = undefined;
-    detail.reason = verdict.reason;
+    runtime.stopTransferClock(i, now);
+    runtime.setReason(i, verdict.reason);
     void this.move(runtime, i, 'busy', now);
     this.release(runtime, i);
     void this.driver.pause(endpoint).catch((err: unknown) => this.logger.warn({ ep: endpoint, err: String(err) }, 'pause failed'));
@@ -415,7 +427,7 @@ export class RolloutScheduler {
 
   private onStatusChange(endpoint: string): void {
     const runtime = this.activeOwner(endpoint);
-    const i = runtime?.index.get(endpoint);
+    const i = runtime?.indexOf(endpoint);
     if (runtime === undefined || i === undefined) return;
     this.pauseIfBusy(runtime, i, this.clock.now());
   }
@@ -452,6 +464,7 @@ export class RolloutScheduler {
   private async startTransfers(runtime: CampaignRuntime, now: number): Promise<{ started: number; examined: number }> {
     const s = runtime.doc.stages.findIndex((stage) => stage.state === 'active');
     if (s < 0) return { started: 0, examined: 0 };
+    this.admit(runtime, s);
     let free = Math.min(this.freeSlots(runtime), this.options.maxStartsPerTick ?? 2000);
     const queue = runtime.queues[s];
     const compiled = this.compiled.get(runtime.id)!;
@@ -466,35 +479,34 @@ export class RolloutScheduler {
       examined++;
       const phase = runtime.phaseOf(i);
       if (phase !== 'pending' && phase !== 'waiting') continue;
-      const endpoint = runtime.endpoints[i];
-      const facts = runtime.facts[i] ?? this.options.inventory.get(endpoint);
+      const endpoint = runtime.endpoint(i);
       if (phase === 'pending' && compiled.fromVersions) {
-        const version = facts?.version;
+        const version = this.options.inventory.get(endpoint)?.version;
         if (version === undefined || !versionInRange(version, compiled.fromVersions)) {
           skipped.push([i, `installed version ${version ?? '(unknown)'} may not take this image (${policy.fromVersions})`]);
           continue;
         }
       }
-      const detail = runtime.detail(i);
       const status = source.get(endpoint);
-      if (isDeferring(status, now)) detail.firstDeferredAt ??= now;
+      if (isDeferring(status, now) && Number.isNaN(runtime.firstDeferredAt[i])) runtime.firstDeferredAt[i] = now;
+      const gateway = status?.gateway ?? runtime.gateway(i);
       let reason: string | undefined;
       if (!insideMaintenanceWindow(compiled.windows, now, status?.timezone ?? 'UTC', this.localTimes)) {
         reason = 'outside the maintenance windows';
       } else {
         const install = this.driver.capabilities.holdUpdate ? 0 : (this.options.installEstimateMs ?? 60_000);
-        const verdict = mayStartTransfer(status, now, this.estimateMs(runtime, i) + install, policy, detail.firstDeferredAt);
+        const verdict = mayStartTransfer(status, now, this.estimateMs(runtime, i) + install, policy, optionalTime(runtime.firstDeferredAt[i]));
         if (!verdict.ok) reason = verdict.reason;
-        else if (!this.gatewayHasRoom(status?.gateway ?? facts?.gateway)) reason = 'gateway transfer limit reached';
+        else if (!this.gatewayHasRoom(gateway)) reason = 'gateway transfer limit reached';
       }
       if (reason !== undefined) {
-        detail.reason = reason;
+        runtime.setReason(i, reason);
         if (phase === 'pending') void this.move(runtime, i, 'not-eligible', now);
         queue.push(i);
         continue;
       }
       chosen.push(i);
-      this.claim(runtime, i, status?.gateway ?? facts?.gateway);
+      this.claim(runtime, i, gateway);
       free--;
     }
     if (runtime.heads[s] > 4096 && runtime.heads[s] > queue.length / 2) {
@@ -503,7 +515,7 @@ export class RolloutScheduler {
     }
     await Promise.all(skipped.map(([i, reason]) => this.skip(runtime, i, reason, now)));
     if (this.options.verifyImage) {
-      const verdicts = await Promise.all(chosen.map((i) => this.options.verifyImage!(runtime.spec, runtime.endpoints[i]).catch((err: unknown) => String(err))));
+      const verdicts = await Promise.all(chosen.map((i) => this.options.verifyImage!(runtime.spec, runtime.endpoint(i)).catch((err: unknown) => String(err))));
       for (let k = chosen.length - 1; k >= 0; k--) {
         const reason = verdicts[k];
         if (reason === undefined) continue;
@@ -516,12 +528,7 @@ export class RolloutScheduler {
     // Intent first: every start is stored before the driver is asked to do it.
     await Promise.all(
       chosen.map((i) => {
-        const detail = runtime.detail(i);
-        detail.startedAt = now;
-        detail.resumedAt = now;
-        detail.activeMs = 0;
-        detail.bytes = 0;
-        detail.reason = undefined;
+        runtime.beginTransfer(i, now);
         return this.move(runtime, i, 'start', now);
       }),
     );
@@ -534,7 +541,7 @@ export class RolloutScheduler {
     try {
       await this.driver.start({
         campaignId: runtime.id,
-        endpoint: runtime.endpoints[i],
+        endpoint: runtime.endpoint(i),
         imageId: spec.firmwareId,
         imageVersion: spec.imageVersion,
         imageSize: spec.imageSize,
@@ -556,10 +563,11 @@ export class RolloutScheduler {
       if (budget === undefined && global === undefined) continue;
       const endpoints: string[] = [];
       const caps: number[] = [];
-      for (const i of runtime.inflight) {
+      for (let k = 0; k < runtime.inflight.size; k++) {
+        const i = runtime.inflight.at(k);
         if (runtime.phaseOf(i) !== 'transferring') continue;
-        endpoints.push(runtime.endpoints[i]);
-        caps.push(this.throughput.bytesPerSec(runtime.endpoints[i], runtime.facts[i]?.deviceType) * 4);
+        endpoints.push(runtime.endpoint(i));
+        caps.push(this.throughput.bytesPerSec(optionalTime(runtime.measuredRate[i]), runtime.deviceType(i)) * 4);
       }
       const rates = budget === undefined ? caps.slice() : shareBandwidth(budget, caps);
       total += rates.reduce((a, b) => a + b, 0);
@@ -587,7 +595,7 @@ export class RolloutScheduler {
     if (!this.driver.capabilities.rateLimit) {
       const budget = Math.min(runtime.spec.limits.bandwidthBytesPerSec ?? Infinity, this.options.limits?.bandwidthBytesPerSec ?? Infinity);
       if (budget !== Infinity) {
-        const perTransfer = this.throughput.bytesPerSec('', runtime.spec.deviceType);
+        const perTransfer = this.throughput.bytesPerSec(undefined, runtime.spec.deviceType);
         free = Math.min(free, Math.max(1, Math.floor(budget / perTransfer)) - runtime.transferring);
       }
     }
@@ -596,7 +604,7 @@ export class RolloutScheduler {
 
   private hasSlot(runtime: CampaignRuntime, i: number): boolean {
     if (this.freeSlots(runtime) <= 0) return false;
-    const gateway = this.options.discretion.get(runtime.endpoints[i])?.gateway ?? runtime.facts[i]?.gateway;
+    const gateway = this.options.discretion.get(runtime.endpoint(i))?.gateway ?? runtime.gateway(i);
     return this.gatewayHasRoom(gateway);
   }
 
@@ -609,10 +617,10 @@ export class RolloutScheduler {
   private readonly claimedGateway = new Map<string, string>();
 
   private claim(runtime: CampaignRuntime, i: number, gateway?: string): void {
-    const g = gateway ?? this.options.discretion.get(runtime.endpoints[i])?.gateway ?? runtime.facts[i]?.gateway;
+    const g = gateway ?? this.options.discretion.get(runtime.endpoint(i))?.gateway ?? runtime.gateway(i);
     if (g === undefined) return;
     this.gatewayTransfers.set(g, (this.gatewayTransfers.get(g) ?? 0) + 1);
-    this.claimedGateway.set(runtime.endpoints[i], g);
+    this.claimedGateway.set(runtime.endpoint(i), g);
   }
 
   private unclaim(runtime: CampaignRuntime, i: number): void {
@@ -620,7 +628,8 @@ export class RolloutScheduler {
   }
 
   private release(runtime: CampaignRuntime, i: number): void {
-    const endpoint = runtime.endpoints[i];
+    if (this.claimedGateway.size === 0) return;
+    const endpoint = runtime.endpoint(i);
     const g = this.claimedGateway.get(endpoint);
     if (g === undefined) return;
     this.claimedGateway.delete(endpoint);
@@ -653,8 +662,8 @@ export class RolloutScheduler {
 
   private async halt(runtime: CampaignRuntime, s: number, reason: string, now: number): Promise<void> {
     const devices: string[] = [];
-    for (let i = 0; i < runtime.endpoints.length && devices.length < HALT_DEVICE_LIST; i++) {
-      if (runtime.stageOf[i] === s && runtime.phaseOf(i) === 'failed' && !runtime.details.get(i)?.noGate) devices.push(runtime.endpoints[i]);
+    for (let i = runtime.stageLo[s]; i < runtime.stageHi[s] && devices.length < HALT_DEVICE_LIST; i++) {
+      if (runtime.stageOf[i] === s && runtime.phaseOf(i) === 'failed' && !runtime.isNoGate(i)) devices.push(runtime.endpoint(i));
     }
     runtime.doc.haltReason = reason;
     runtime.doc.haltDevices = devices;
@@ -679,23 +688,30 @@ export class RolloutScheduler {
   }
 
   /**
-   * The queue of an open stage; its planned members become pending (in memory only: "planned
-   * in an open stage" is what the store keeps, so opening a stage of 200,000 costs no writes).
+   * An open stage's members are admitted to its queue a slice per tick (admit()); planned
+   * members become pending in memory only ("planned in an open stage" is what the store keeps),
+   * so opening a stage of 200,000 costs no writes and no long tick.
    */
   private openStage(runtime: CampaignRuntime, s: number): void {
-    this.buildQueue(runtime, s);
+    runtime.queues[s] = [];
+    runtime.heads[s] = 0;
+    runtime.admitFrom[s] = runtime.stageLo[s] < runtime.stageHi[s] ? runtime.stageLo[s] : -1;
   }
 
-  private buildQueue(runtime: CampaignRuntime, s: number): void {
-    const queue: number[] = [];
-    for (let i = 0; i < runtime.endpoints.length; i++) {
-      if (runtime.stageOf[i] !== s) continue;
-      if (runtime.phaseOf(i) === 'planned') runtime.setPhase(i, 'pending');
-      const phase = runtime.phaseOf(i);
-      if (phase === 'pending' || phase === 'waiting') queue.push(i);
+  private admit(runtime: CampaignRuntime, s: number): void {
+    let i = runtime.admitFrom[s];
+    if (i < 0) return;
+    const hi = runtime.stageHi[s];
+    const end = Math.min(hi, i + (this.options.admitPerTick ?? 50_000));
+    const queue = runtime.queues[s];
+    const { stageOf, phase } = runtime;
+    for (; i < end; i++) {
+      if (stageOf[i] !== s) continue;
+      const p = phase[i];
+      if (p === PLANNED) runtime.setPhase(i, 'pending');
+      if (p === PLANNED || p === PENDING || p === WAITING) queue.push(i);
     }
-    runtime.queues[s] = queue;
-    runtime.heads[s] = 0;
+    runtime.admitFrom[s] = i >= hi ? -1 : i;
   }
 
   private async changeState(runtime: CampaignRuntime, event: CampaignEvent, reason?: string): Promise<CampaignRuntime> {
@@ -707,6 +723,7 @@ export class RolloutScheduler {
     // Intent first: the new state is stored before anything acts on it.
     await this.store.put(runtime.toCampaign(now, next));
     runtime.state = next;
+    this.refreshLive();
     await this.options.audit?.append({ at: now, actor: 'rollout', action: `campaign.${event}`, subject: runtime.id, detail: reason ? { reason } : {} }).catch(() => 0);
     this.events.emit({ type: 'campaign', campaignId: runtime.id, at: now, from, to: next, ...(reason ? { reason } : {}) });
     this.logger.info({ campaign: runtime.id, from, to: next, reason }, 'rollout campaign');
@@ -724,19 +741,14 @@ export class RolloutScheduler {
     const next = deviceTransition(phase, event);
     if (!next) return Promise.resolve();
     runtime.setPhase(i, next);
-    if (FINAL_PHASES.has(next)) this.throughput.forget(runtime.endpoints[i]);
-    const written = this.persist(runtime, i, now);
-    // At fleet scale a succeeded device's details (start time, bytes) are dropped from memory
-    // (the store keeps them): a million small objects would weigh on every GC.
-    if (next === 'succeeded' && this.options.compactFinished) runtime.forgetDetail(i);
-    return written;
+    return this.persist(runtime, i, now);
   }
 
   private persist(runtime: CampaignRuntime, i: number, now: number): Promise<void> {
     const expected = runtime.revision[i];
     // The revision moves now, so a second write issued before this one lands expects the right value.
     runtime.revision[i] = expected + 1;
-    const endpoint = runtime.endpoints[i];
+    const endpoint = runtime.endpoint(i);
     return this.track(
       this.store.setDeviceState(runtime.id, endpoint, { phase: runtime.phaseOf(i), updatedAt: now, data: runtime.deviceData(i) }, expected),
       (err) => this.logger.error({ err, campaign: runtime.id, ep: endpoint }, 'could not store the rollout state'),
@@ -747,17 +759,16 @@ export class RolloutScheduler {
   }
 
   private skip(runtime: CampaignRuntime, i: number, reason: string, now: number): Promise<void> {
-    runtime.detail(i).reason = reason;
+    runtime.setReason(i, reason);
     return this.move(runtime, i, 'skip', now);
   }
 
   private fail(runtime: CampaignRuntime, i: number, now: number, reason: string, reverted: boolean, noGate = false): void {
     const phase = runtime.phaseOf(i);
     if (!deviceTransition(phase, 'failed')) return;
-    const detail = runtime.detail(i);
-    detail.reason = reason;
-    if (reverted) detail.reverted = true;
-    if (noGate) detail.noGate = true;
+    runtime.setReason(i, reason);
+    if (reverted) runtime.markReverted(i);
+    if (noGate) runtime.markNoGate(i);
     const s = runtime.stageOf[i];
     if (!noGate) runtime.gateFailed[s]++;
     if (reverted) runtime.reverted[s]++;
@@ -768,37 +779,36 @@ export class RolloutScheduler {
   private timeout(runtime: CampaignRuntime, i: number, now: number, reason: string): void {
     const countsAsFailure = runtime.spec.policy.timeoutCountsAsFailure;
     this.fail(runtime, i, now, `timeout: ${reason}`, false, !countsAsFailure);
-    void this.driver.cancel(runtime.endpoints[i], 'timed out').catch(() => undefined);
+    void this.driver.cancel(runtime.endpoint(i), 'timed out').catch(() => undefined);
   }
 
   private onDriverEvent(event: DriverEvent): void {
-    const runtime = this.owner.get(event.endpoint);
+    const runtime = this.activeOwner(event.endpoint);
     if (!runtime) return;
-    const i = runtime.index.get(event.endpoint);
-    if (i === undefined) return;
+    const i = runtime.indexOf(event.endpoint)!;
     const now = this.clock.now();
-    const detail = runtime.detail(i);
     const phase = runtime.phaseOf(i);
+    const s = runtime.stageOf[i];
     switch (event.kind) {
       case 'progress': {
-        const delta = event.bytes - detail.bytes;
-        if (delta > 0) runtime.stageBytes[runtime.stageOf[i]] += delta;
-        detail.bytes = event.bytes;
+        const delta = event.bytes - runtime.bytes[i];
+        if (delta > 0) runtime.stageBytes[s] += delta;
+        runtime.bytes[i] = event.bytes;
         return;
       }
       case 'downloaded': {
         if (phase !== 'transferring' && phase !== 'paused') return;
-        if (detail.bytes < runtime.spec.imageSize) runtime.stageBytes[runtime.stageOf[i]] += runtime.spec.imageSize - detail.bytes;
-        detail.bytes = runtime.spec.imageSize;
-        if (detail.resumedAt !== undefined) detail.activeMs += now - detail.resumedAt;
-        detail.resumedAt = undefined;
-        this.throughput.record(event.endpoint, runtime.facts[i]?.deviceType, detail.bytes, detail.activeMs);
+        const size = runtime.spec.imageSize;
+        if (runtime.bytes[i] < size) runtime.stageBytes[s] += size - runtime.bytes[i];
+        runtime.bytes[i] = size;
+        runtime.stopTransferClock(i, now);
+        runtime.measuredRate[i] = this.throughput.record(optionalTime(runtime.measuredRate[i]), runtime.deviceType(i), size, runtime.activeMs[i]) ?? NaN;
         this.release(runtime, i);
         void this.move(runtime, i, 'downloaded', now);
         return;
       }
       case 'succeeded':
-        detail.reason = undefined;
+        runtime.setReason(i, undefined);
         this.release(runtime, i);
         void this.move(runtime, i, 'succeeded', now);
         return;
@@ -812,17 +822,17 @@ export class RolloutScheduler {
   private onDeviceAdded(facts: DeviceFacts): void {
     if (this.activeOwner(facts.endpoint)) return;
     for (const runtime of this.list()) {
-      if (FINAL_CAMPAIGN_STATES.has(runtime.state) || runtime.index.has(facts.endpoint)) continue;
+      if (FINAL_CAMPAIGN_STATES.has(runtime.state) || runtime.has(facts.endpoint)) continue;
       const last = runtime.doc.stages.length - 1;
       if (last < 0 || runtime.doc.stages[last].state === 'soaking' || runtime.doc.stages[last].state === 'passed') continue;
       if (!this.compiled.get(runtime.id)!.matcher(facts)) continue;
       const stage = runtime.doc.stages[last];
-      const open = stage.state === 'active';
+      // While an open stage is still being admitted, the newcomer is admitted with the rest.
+      const open = stage.state === 'active' && runtime.admitFrom[last] < 0;
       const i = runtime.addMember(facts.endpoint, last, open ? 'pending' : 'planned', 0, facts);
       stage.size++;
       stage.joined++;
       runtime.doc.population++;
-      this.owner.set(facts.endpoint, runtime);
       if (open) runtime.queues[last].push(i);
       // The stored row is written as "planned" (pending is "planned in an open stage").
       runtime.revision[i] = 1;
@@ -840,12 +850,12 @@ export class RolloutScheduler {
     const now = this.clock.now();
     const inflight: string[] = [];
     const writes: Array<Promise<void>> = [];
-    const chunk = this.options.writeChunk ?? 2000;
-    for (let i = 0; i < runtime.endpoints.length; i++) {
+    const chunk = this.options.writeChunk ?? 256;
+    for (let i = 0; i < runtime.size; i++) {
       const phase = runtime.phaseOf(i);
       if (FINAL_PHASES.has(phase)) continue;
-      if (IN_FLIGHT_PHASES.has(phase)) inflight.push(runtime.endpoints[i]);
-      runtime.detail(i).reason = reason;
+      if (IN_FLIGHT_PHASES.has(phase)) inflight.push(runtime.endpoint(i));
+      runtime.setReason(i, reason);
       this.release(runtime, i);
       writes.push(this.move(runtime, i, 'cancel', now));
       if (writes.length >= chunk) await Promise.all(writes.splice(0));
@@ -884,23 +894,25 @@ export class RolloutScheduler {
       population: draw.endpoints.length,
       stages: stages.map((s): StageRuntime => ({ ...s, state: 'planned', ack: { failed: 0, reverted: 0, finished: 0 }, joined: 0 })),
     };
-    const runtime = new CampaignRuntime(`c-${randomBytes(6).toString('hex')}`, now, 'draft', doc);
+    const runtime = new CampaignRuntime(`c-${randomBytes(6).toString('hex')}`, now, 'draft', doc, draw.endpoints.length);
     this.compile(runtime);
     // Stored as "creating" until every member row exists: a crash in between drops it at load.
     await this.store.put(runtime.toCampaign(now, 'creating'));
-    const chunk = this.options.writeChunk ?? 2000;
+    const chunk = this.options.writeChunk ?? 256;
     for (let start = 0; start < draw.endpoints.length; start += chunk) {
       const writes: Array<Promise<unknown>> = [];
       for (let k = start; k < Math.min(draw.endpoints.length, start + chunk); k++) {
         const endpoint = draw.endpoints[k];
-        const i = runtime.addMember(endpoint, draw.stageOf[k], 'planned', 1, this.options.inventory.get(endpoint));
-        writes.push(this.store.setDeviceState(runtime.id, endpoint, { phase: 'planned', updatedAt: now, data: runtime.deviceData(i) }, 0));
+        runtime.addMember(endpoint, draw.stageOf[k], 'planned', 1, this.options.inventory.get(endpoint));
+        // A new member has no details: its row is built here, not by deviceData(), so the row
+        // objects of ticks come from allocation sites of their own (see writeChunk).
+        writes.push(this.store.setDeviceState(runtime.id, endpoint, { phase: 'planned', updatedAt: now, data: { stage: draw.stageOf[k] } }, 0));
       }
       await Promise.all(writes);
     }
     await this.store.put(runtime.toCampaign(now, 'draft'));
-    for (const endpoint of runtime.endpoints) this.owner.set(endpoint, runtime);
     this.campaigns.set(runtime.id, runtime);
+    this.refreshLive();
     await this.options.audit?.append({ at: now, actor: 'rollout', action: 'campaign.create', subject: runtime.id, detail: { firmwareId: spec.firmwareId, population: doc.population } }).catch(() => 0);
     this.events.emit({ type: 'campaign', campaignId: runtime.id, at: now, from: 'none', to: 'draft' });
     return runtime;
@@ -912,10 +924,10 @@ export class RolloutScheduler {
     for (const endpoint of endpoints) {
       const other = this.activeOwner(endpoint);
       if (!other) continue;
-      const i = other.index.get(endpoint)!;
+      const i = other.indexOf(endpoint)!;
       const phase = other.phaseOf(i);
       const reason = 'preempted by a critical campaign';
-      other.detail(i).reason = reason;
+      other.setReason(i, reason);
       if (IN_FLIGHT_PHASES.has(phase)) {
         this.release(other, i);
         await this.move(other, i, 'cancel', now);
@@ -940,12 +952,10 @@ export class RolloutScheduler {
   private restoreMember(runtime: CampaignRuntime, row: DeviceRolloutState): void {
     const stage = typeof row.data.stage === 'number' ? row.data.stage : runtime.doc.stages.length - 1;
     const phase = row.phase as DevicePhase;
-    const i = runtime.addMember(row.endpoint, stage, phase, row.revision, this.options.inventory.get(row.endpoint), detailFromData(row.data));
-    const detail = runtime.details.get(i);
-    if (detail && phase === 'failed' && !detail.noGate) runtime.gateFailed[stage]++;
-    if (detail?.reverted) runtime.reverted[stage]++;
-    if (detail && phase === 'transferring') detail.resumedAt = this.clock.now();
-    if (!FINAL_PHASES.has(phase) && !FINAL_CAMPAIGN_STATES.has(runtime.state)) this.owner.set(row.endpoint, runtime);
+    const i = runtime.addMember(row.endpoint, stage, phase, row.revision, this.options.inventory.get(row.endpoint), row.data);
+    if (phase === 'failed' && !runtime.isNoGate(i)) runtime.gateFailed[stage]++;
+    if (runtime.isReverted(i)) runtime.reverted[stage]++;
+    if (phase === 'transferring') runtime.resumedAt[i] = this.clock.now();
   }
 
   /** Devices in flight at the crash: align with what the driver and the device say. */
@@ -953,7 +963,7 @@ export class RolloutScheduler {
     const now = this.clock.now();
     const { spec } = runtime;
     for (const i of [...runtime.inflight]) {
-      const endpoint = runtime.endpoints[i];
+      const endpoint = runtime.endpoint(i);
       const phase = runtime.phaseOf(i);
       const known = await this.driver.status(endpoint, spec.firmwareId).catch(() => undefined);
       const reported = this.options.inventory.get(endpoint)?.version;
@@ -975,7 +985,7 @@ export class RolloutScheduler {
           } else if (phase === 'transferring' || phase === 'paused') {
             // The start was stored but never reached the device: it has nothing yet, start it now.
             if (phase === 'paused') await this.move(runtime, i, 'resume', now);
-            runtime.detail(i).resumedAt = now;
+            runtime.resumedAt[i] = now;
             this.claim(runtime, i);
             await this.startDriver(runtime, i);
           } else {
@@ -1017,4 +1027,9 @@ export class RolloutScheduler {
     this.commandChain = run.catch(() => undefined);
     return run;
   }
+}
+
+/** Optional times and rates are NaN in the runtime's columns. */
+function optionalTime(value: number): number | undefined {
+  return Number.isNaN(value) ? undefined : value;
 }

@@ -8,6 +8,7 @@
  */
 import type { Clock, TimerHandle } from '../util/clock.js';
 import type { DeliveryDriver, DriverEvent, DriverTransferStatus, TransferRequest } from './driver.js';
+import { IndexSet } from './index-set.js';
 
 export type SimulatedOutcome = { kind: 'success' } | { kind: 'fail'; reason: string } | { kind: 'revert' };
 
@@ -27,6 +28,13 @@ export interface SimulatedDriverOptions {
   progressEvents?: boolean;
   /** Keep each device's record and final status (default true; a million-device benchmark turns it off to spare memory). */
   keepRecords?: boolean;
+  /**
+   * Devices numbered by the caller (a generated fleet): slotOf gives each endpoint's number,
+   * below count. No map from names to slots then: a map that grows to a million entries
+   * rebuilds itself at every power of two, each time a long pause inside whatever tick started
+   * the transfer that crossed the line.
+   */
+  numbered?: { count: number; slotOf: (endpoint: string) => number };
 }
 
 export interface DeviceRecord {
@@ -41,29 +49,47 @@ export interface DeviceRecord {
   severity?: number;
 }
 
-interface Transfer {
-  request: TransferRequest;
-  bytes: number;
-  phase: 'transferring' | 'downloaded' | 'updating';
-  paused: boolean;
-  rate: number | undefined;
-  installAt: number;
-}
+const NONE = 0;
+const TRANSFERRING = 1;
+const DOWNLOADED = 2;
+const UPDATING = 3;
+const STATE_NAMES = ['none', 'transferring', 'downloaded', 'updating'] as const;
 
 export class SimulatedDriver implements DeliveryDriver {
   readonly capabilities = { pause: true, holdUpdate: true, rateLimit: true };
   readonly records = new Map<string, DeviceRecord>();
   /** Bytes moved per step (for bandwidth measurements). */
   totalBytes = 0;
-  private readonly transfers = new Map<string, Transfer>();
+  // Each device keeps one slot for good and its transfer lives in typed columns: a million
+  // transfers leave no object behind for the garbage collector (the benchmark measures the
+  // scheduler, not this stand-in for the network).
+  private readonly slotOf = new Map<string, number>();
+  private readonly endpointOf: string[] = [];
+  private readonly imageOf: string[] = [];
+  private state = new Uint8Array(1024);
+  private paused = new Uint8Array(1024);
+  private hold = new Uint8Array(1024);
+  private bytes = new Float64Array(1024);
+  private size = new Float64Array(1024);
+  private rate = new Float64Array(1024);
+  private installAt = new Float64Array(1024);
+  private readonly active: IndexSet;
+  private readonly installing: IndexSet;
   private readonly finished = new Map<string, DriverTransferStatus>();
   private readonly listeners = new Set<(event: DriverEvent) => void>();
   private lastStep: number;
   private timer: TimerHandle | undefined;
-  private readonly installing = new Set<Transfer>();
 
   constructor(private readonly options: SimulatedDriverOptions) {
     this.lastStep = options.clock.now();
+    this.active = new IndexSet(options.numbered?.count);
+    this.installing = new IndexSet(options.numbered?.count);
+    if (options.numbered) {
+      while (this.state.length < options.numbered.count) this.grow();
+      this.endpointOf.length = 0;
+      for (let n = 0; n < options.numbered.count; n++) this.endpointOf.push('');
+      for (let n = 0; n < options.numbered.count; n++) this.imageOf.push('');
+    }
     const stepMs = options.stepMs ?? 1000;
     if (stepMs > 0) this.arm(stepMs);
   }
@@ -81,7 +107,7 @@ export class SimulatedDriver implements DeliveryDriver {
   }
 
   get activeTransfers(): number {
-    return this.transfers.size;
+    return this.active.size;
   }
 
   private readonly scratch: DeviceRecord = { bytesReceived: 0, completedDownloads: 0, installs: 0, busyBytes: 0, cancelled: 0 };
@@ -97,46 +123,54 @@ export class SimulatedDriver implements DeliveryDriver {
   }
 
   async start(request: TransferRequest): Promise<void> {
-    if (this.transfers.has(request.endpoint)) throw new Error(`${request.endpoint} already has a transfer`);
+    const slot = this.slot(request.endpoint);
+    if (this.state[slot] !== NONE) throw new Error(`${request.endpoint} already has a transfer`);
     this.finished.delete(request.endpoint);
     this.record(request.endpoint).severity = request.severity;
-    this.transfers.set(request.endpoint, { request, bytes: 0, phase: 'transferring', paused: false, rate: undefined, installAt: 0 });
+    this.imageOf[slot] = request.imageId;
+    this.state[slot] = TRANSFERRING;
+    this.paused[slot] = 0;
+    this.hold[slot] = request.holdUpdate ? 1 : 0;
+    this.bytes[slot] = 0;
+    this.size[slot] = request.imageSize;
+    this.rate[slot] = Infinity;
+    this.active.add(slot);
   }
 
   async pause(endpoint: string): Promise<void> {
-    const t = this.transfers.get(endpoint);
-    if (t) t.paused = true;
+    const slot = this.find(endpoint);
+    if (slot !== undefined && this.state[slot] !== NONE) this.paused[slot] = 1;
   }
 
   async resume(endpoint: string): Promise<void> {
-    const t = this.transfers.get(endpoint);
-    if (t) t.paused = false;
+    const slot = this.find(endpoint);
+    if (slot !== undefined) this.paused[slot] = 0;
   }
 
   setRate(endpoint: string, bytesPerSec: number | undefined): void {
-    const t = this.transfers.get(endpoint);
-    if (t) t.rate = bytesPerSec;
+    const slot = this.find(endpoint);
+    if (slot !== undefined && this.state[slot] !== NONE) this.rate[slot] = bytesPerSec ?? Infinity;
   }
 
   async releaseUpdate(endpoint: string): Promise<void> {
-    const t = this.transfers.get(endpoint);
-    if (!t || t.phase !== 'downloaded') return;
-    this.beginInstall(t);
+    const slot = this.find(endpoint);
+    if (slot === undefined || this.state[slot] !== DOWNLOADED) return;
+    this.beginInstall(slot);
   }
 
   async cancel(endpoint: string, reason: string): Promise<void> {
-    const t = this.transfers.get(endpoint);
-    if (!t) return;
-    this.transfers.delete(endpoint);
-    this.installing.delete(t);
+    const slot = this.find(endpoint);
+    if (slot === undefined || this.state[slot] === NONE) return;
+    this.end(slot);
     this.record(endpoint).cancelled++;
-    this.finished.set(endpoint, { state: 'failed', bytes: t.bytes, total: t.request.imageSize, reason });
+    this.finished.set(endpoint, { state: 'failed', bytes: this.bytes[slot], total: this.size[slot], reason });
   }
 
   async status(endpoint: string, imageId: string): Promise<DriverTransferStatus> {
-    const t = this.transfers.get(endpoint);
-    if (t && t.request.imageId === imageId) {
-      return { state: t.phase === 'transferring' && t.paused ? 'paused' : t.phase, bytes: t.bytes, total: t.request.imageSize };
+    const slot = this.find(endpoint);
+    if (slot !== undefined && this.state[slot] !== NONE && this.imageOf[slot] === imageId) {
+      const state = this.state[slot] === TRANSFERRING && this.paused[slot] ? 'paused' : STATE_NAMES[this.state[slot]];
+      return { state, bytes: this.bytes[slot], total: this.size[slot] };
     }
     return this.finished.get(endpoint) ?? { state: 'none', bytes: 0, total: 0 };
   }
@@ -153,44 +187,84 @@ export class SimulatedDriver implements DeliveryDriver {
     this.lastStep = now;
     if (dt <= 0) return;
     const progress = this.options.progressEvents ?? true;
-    for (const t of this.transfers.values()) {
-      if (t.phase !== 'transferring' || t.paused) continue;
-      const { endpoint, imageSize } = t.request;
-      const rate = Math.min(this.options.linkBytesPerSec(endpoint), t.rate ?? Infinity);
-      const moved = Math.min(imageSize - t.bytes, Math.floor(rate * dt));
+    const { active, installing } = this;
+    for (let k = active.size - 1; k >= 0; k--) {
+      if (k >= active.size) continue;
+      const slot = active.at(k);
+      if (this.state[slot] !== TRANSFERRING || this.paused[slot]) continue;
+      const endpoint = this.endpointOf[slot];
+      const imageSize = this.size[slot];
+      const rate = Math.min(this.options.linkBytesPerSec(endpoint), this.rate[slot]);
+      const moved = Math.min(imageSize - this.bytes[slot], Math.floor(rate * dt));
       if (moved <= 0) continue;
-      t.bytes += moved;
+      this.bytes[slot] += moved;
       this.totalBytes += moved;
       const record = this.record(endpoint);
       record.bytesReceived += moved;
       if (this.options.isBusy?.(endpoint)) record.busyBytes += moved;
-      if (progress) this.emit({ kind: 'progress', endpoint, bytes: t.bytes, total: imageSize });
-      if (t.bytes >= imageSize) {
+      if (progress) this.emit({ kind: 'progress', endpoint, bytes: this.bytes[slot], total: imageSize });
+      if (this.bytes[slot] >= imageSize) {
         record.completedDownloads++;
-        t.phase = 'downloaded';
+        this.state[slot] = DOWNLOADED;
         this.emit({ kind: 'downloaded', endpoint });
-        if (!t.request.holdUpdate) this.beginInstall(t);
+        if (!this.hold[slot]) this.beginInstall(slot);
       }
     }
-    // Deleting the current entry while iterating a Set is safe.
-    for (const t of this.installing) {
-      if (t.installAt > now) continue;
-      this.installing.delete(t);
-      this.finish(t);
+    for (let k = installing.size - 1; k >= 0; k--) {
+      if (k >= installing.size) continue;
+      const slot = installing.at(k);
+      if (this.installAt[slot] > now) continue;
+      this.finish(slot);
     }
   }
 
-  private beginInstall(t: Transfer): void {
-    t.phase = 'updating';
-    t.installAt = this.options.clock.now() + (this.options.installMs ?? 5000);
-    this.record(t.request.endpoint).installs++;
-    this.installing.add(t);
+  private slot(endpoint: string): number {
+    const { numbered } = this.options;
+    if (numbered) {
+      const n = numbered.slotOf(endpoint);
+      if (!(n >= 0 && n < numbered.count)) throw new Error(`${endpoint} has no number below ${numbered.count}`);
+      this.endpointOf[n] = endpoint;
+      return n;
+    }
+    let slot = this.slotOf.get(endpoint);
+    if (slot === undefined) {
+      slot = this.endpointOf.length;
+      this.endpointOf.push(endpoint);
+      this.imageOf.push('');
+      this.slotOf.set(endpoint, slot);
+      if (slot === this.state.length) this.grow();
+    }
+    return slot;
   }
 
-  private finish(t: Transfer): void {
-    const { endpoint, imageSize } = t.request;
-    this.transfers.delete(endpoint);
-    const outcome = this.options.outcome?.(endpoint) ?? { kind: 'success' };
+  /** The endpoint's slot if it has one. */
+  private find(endpoint: string): number | undefined {
+    const { numbered } = this.options;
+    if (!numbered) return this.slotOf.get(endpoint);
+    const n = numbered.slotOf(endpoint);
+    return n >= 0 && n < numbered.count ? n : undefined;
+  }
+
+  private beginInstall(slot: number): void {
+    this.state[slot] = UPDATING;
+    this.installAt[slot] = this.options.clock.now() + (this.options.installMs ?? 5000);
+    this.record(this.endpointOf[slot]).installs++;
+    this.installing.add(slot);
+  }
+
+  private end(slot: number): void {
+    // A numbered fleet keeps a name only while its transfer runs (no string per device for good).
+    if (this.options.numbered) this.endpointOf[slot] = '';
+    this.state[slot] = NONE;
+    this.active.delete(slot);
+    this.installing.delete(slot);
+  }
+
+  private finish(slot: number): void {
+    const endpoint = this.endpointOf[slot];
+    const imageSize = this.size[slot];
+    this.end(slot);
+    const outcome = this.options.outcome?.(endpoint) ?? SUCCESS;
     if (outcome.kind === 'success') {
       if (this.options.keepRecords !== false) this.finished.set(endpoint, { state: 'succeeded', bytes: imageSize, total: imageSize });
       this.emit({ kind: 'succeeded', endpoint });
@@ -202,7 +276,24 @@ export class SimulatedDriver implements DeliveryDriver {
     }
   }
 
+  private grow(): void {
+    const n = this.state.length * 2;
+    const widen = <T extends Uint8Array | Float64Array>(old: T, next: T): T => {
+      next.set(old);
+      return next;
+    };
+    this.state = widen(this.state, new Uint8Array(n));
+    this.paused = widen(this.paused, new Uint8Array(n));
+    this.hold = widen(this.hold, new Uint8Array(n));
+    this.bytes = widen(this.bytes, new Float64Array(n));
+    this.size = widen(this.size, new Float64Array(n));
+    this.rate = widen(this.rate, new Float64Array(n));
+    this.installAt = widen(this.installAt, new Float64Array(n));
+  }
+
   private emit(event: DriverEvent): void {
     for (const listener of this.listeners) listener(event);
   }
 }
+
+const SUCCESS: SimulatedOutcome = { kind: 'success' };

@@ -97,7 +97,9 @@ describe('rollout crash safety (kill -9, SQLite, child process)', () => {
       if (final.state === 'completed' || Date.now() > deadline) break;
       await new Promise((resolve) => setTimeout(resolve, 200));
     }
-    expect(final.state).toBe('completed');
+    // A failure shows the halt reason and each unfinished device's state and reason, not just a count.
+    const unfinished = (await api('GET', `/api/campaigns/${id}/devices`)).devices.filter((d: { state: string }) => d.state !== 'succeeded');
+    expect({ state: final.state, haltReason: final.haltReason, unfinished }).toEqual({ state: 'completed', haltReason: null, unfinished: [] });
     expect(final.devices.succeeded).toBe(8);
     for (const device of devices) expect(device.firmware.running.version).toBe(TARGET);
     expect(resent).toEqual([]);

@@ -7,6 +7,7 @@ import { SqliteRegistrations } from './sqlite-registrations.js';
 import { WorkerRegistrationWriter } from './registration-writer.js';
 import { SqliteAuditLog, SqliteCampaigns, SqliteFirmwareImages, SqliteObservations, SqliteQueuedRequests } from './sqlite-records.js';
 import { SqliteBootstrapConfigs, SqliteSecurity } from './sqlite-security.js';
+import { SqliteDeviceTags } from './sqlite-device-tags.js';
 
 export const SQLITE_FILE_NAME = 'lwm2m.sqlite';
 
@@ -29,6 +30,8 @@ export class SqliteStore implements Store {
   readonly firmwareImages: SqliteFirmwareImages;
   readonly campaigns: SqliteCampaigns;
   readonly audit: SqliteAuditLog;
+  /** Operator tags of devices (rollout targeting); not part of Store: src/rollout/device-tags.ts picks it up. */
+  readonly deviceTags: SqliteDeviceTags;
   private readonly writer: WorkerRegistrationWriter | undefined;
   private closed = false;
 
@@ -56,6 +59,7 @@ export class SqliteStore implements Store {
     this.firmwareImages = new SqliteFirmwareImages(db);
     this.campaigns = new SqliteCampaigns(db);
     this.audit = new SqliteAuditLog(db);
+    this.deviceTags = new SqliteDeviceTags(db);
   }
 
   async close(): Promise<void> {

@@ -7,7 +7,7 @@ const plan = { stages: [{ name: 's1', count: 10, soakSec: 600 }, { name: 's2', c
 const gates = { maxFailureRate: 0.1, minFinished: 10, maxReverted: 100 };
 
 function membersOf(c: CampaignRuntime, stage: number): string[] {
-  return c.endpoints.filter((_, i) => c.stageOf[i] === stage);
+  return c.endpointList().filter((_, i) => c.stageOf[i] === stage);
 }
 
 describe('health gates', () => {
@@ -60,7 +60,7 @@ describe('health gates', () => {
     await h.scheduler.startCampaign(c.id);
     await h.run(10_000, 1000);
     expect(h.driver.activeTransfers).toBe(5);
-    const inflight = [...c.inflight].map((i) => c.endpoints[i]);
+    const inflight = [...c.inflight].map((i) => c.endpoint(i));
     await h.scheduler.abort(c.id);
     expect(c.state).toBe('aborted');
     expect(h.driver.activeTransfers).toBe(0);
@@ -80,7 +80,7 @@ describe('health gates', () => {
     await h.run(600_000, 5_000, () => c.state === 'halted');
     expect(c.state).toBe('halted');
     expect(c.count(0, 'failed')).toBe(6);
-    expect(c.detail(c.index.get('dev-00000')!).reason).toMatch(/^timeout: no complete transfer within 120 s/);
+    expect(c.detail(c.indexOf('dev-00000')!).reason).toMatch(/^timeout: no complete transfer within 120 s/);
 
     const lenient = harness({ devices: 12, driver: { linkBytesPerSec: (ep) => (ep < 'dev-00006' ? 1 : 10_000) } });
     const c2 = await lenient.scheduler.create(lenient.spec({ ...spec, plan: { stages: [{ remaining: true, soakSec: 0 }] }, gates: { maxFailureRate: 0.2, minFinished: 10 }, policy: { deviceTimeoutSec: 120, timeoutCountsAsFailure: false } }));

@@ -22,14 +22,14 @@ describe('the seeds plan over a simulated fleet, accelerated', () => {
     }
     expect(stages[1].openedAt! - stages[0].drainedAt!).toBeLessThan(3600_000 + 10 * 60_000);
     // Canary first: every canary device had succeeded before anyone else started.
-    const canary = campaign.endpoints.filter((_, i) => campaign.stageOf[i] === 0);
-    const firstOther = Math.min(...campaign.endpoints.map((_, i) => (campaign.stageOf[i] === 0 ? Infinity : campaign.detail(i).startedAt!)));
+    const canary = campaign.endpointList().filter((_, i) => campaign.stageOf[i] === 0);
+    const firstOther = Math.min(...campaign.endpointList().map((_, i) => (campaign.stageOf[i] === 0 ? Infinity : campaign.detail(i).startedAt!)));
     expect(firstOther).toBeGreaterThanOrEqual(stages[0].passedAt!);
-    expect(canary.every((ep) => campaign.phaseOf(campaign.index.get(ep)!) === 'succeeded')).toBe(true);
+    expect(canary.every((ep) => campaign.phaseOf(campaign.indexOf(ep)!) === 'succeeded')).toBe(true);
 
     // Each stage started exactly its members; each device got the image once.
     for (let s = 0; s < stages.length; s++) expect(campaign.count(s, 'succeeded')).toBe(stages[s].size);
-    for (const ep of campaign.endpoints) expect(h.driver.records.get(ep)?.completedDownloads).toBe(1);
+    for (const ep of campaign.endpointList()) expect(h.driver.records.get(ep)?.completedDownloads).toBe(1);
     const stored = await h.store.campaigns.listDeviceStates(campaign.id);
     expect(stored.filter((r) => r.phase === 'succeeded')).toHaveLength(1000);
     expect(events.filter((e) => e.type === 'stage' && e.to === 'active').map((e) => (e as { name: string }).name)).toEqual(stages.map((s) => s.name));
@@ -47,8 +47,8 @@ describe('the seeds plan over a simulated fleet, accelerated', () => {
     expect(campaign.doc.stages.map((s) => s.size)).toEqual([10, 11]);
     await h.run(2 * 3600_000, 60_000, () => campaign.state === 'completed');
     expect(campaign.state).toBe('completed');
-    expect(campaign.phaseOf(campaign.index.get('late-1')!)).toBe('succeeded');
-    expect(campaign.index.has('other-type')).toBe(false);
+    expect(campaign.phaseOf(campaign.indexOf('late-1')!)).toBe('succeeded');
+    expect(campaign.has('other-type')).toBe(false);
     expect((await h.store.campaigns.getDeviceState(campaign.id, 'late-1'))?.phase).toBe('succeeded');
   });
 });

@@ -15,7 +15,7 @@ describe('restart (same store, same devices)', () => {
     const created = await scheduler.create(h.spec({ plan, limits: { maxConcurrent: 7 } }));
     const id = created.id;
     const sizes = created.doc.stages.map((s) => s.size);
-    const members = created.endpoints.map((ep, i) => [ep, created.stageOf[i]]);
+    const members = created.endpointList().map((ep, i) => [ep, created.stageOf[i]]);
     await scheduler.startCampaign(id);
     const random = ((seed) => () => ((seed = (seed * 16807) % 2147483647) / 2147483647))(11);
     for (let restart = 0; restart < 12; restart++) {
@@ -30,7 +30,7 @@ describe('restart (same store, same devices)', () => {
       await scheduler.load();
       const c = scheduler.get(id)!;
       expect(c.doc.stages.map((s) => s.size)).toEqual(sizes);
-      expect(c.endpoints.map((ep) => [ep, c.stageOf[c.index.get(ep)!]]).sort()).toEqual([...members].sort());
+      expect(c.endpointList().map((ep) => [ep, c.stageOf[c.indexOf(ep)!]]).sort()).toEqual([...members].sort());
       expect(c.transferring).toBeLessThanOrEqual(7);
     }
     const c = scheduler.get(id)!;
@@ -97,7 +97,7 @@ describe('bad input and policy', () => {
     await expect(h.scheduler.create(h.spec({}))).rejects.toThrow(CampaignConflictError);
     await expect(h.scheduler.create(h.spec({}))).rejects.toThrow('2 device(s) already belong to an active campaign (one active campaign per device): dev-00001, dev-00002');
     const other = await h.scheduler.create(h.spec({ target: { endpoints: ['dev-00003'] } }));
-    expect(other.endpoints).toEqual(['dev-00003']);
+    expect(other.endpointList()).toEqual(['dev-00003']);
   });
 
   it('devices the verifier refuses are skipped with the reason; the others proceed', async () => {
@@ -108,7 +108,7 @@ describe('bad input and policy', () => {
     expect(c.state).toBe('completed');
     expect(c.count(0, 'skipped')).toBe(2);
     expect(c.count(0, 'succeeded')).toBe(4);
-    expect(c.detail(c.index.get('dev-00004')!).reason).toBe('refused by the verifier: tier 1 device: the manifest is not MACed with its key');
+    expect(c.detail(c.indexOf('dev-00004')!).reason).toBe('refused by the verifier: tier 1 device: the manifest is not MACed with its key');
     expect(h.driver.records.has('dev-00001')).toBe(false);
   });
 
@@ -118,7 +118,7 @@ describe('bad input and policy', () => {
     await h.scheduler.startCampaign(c.id);
     await h.run(60_000, 1000, () => c.state === 'completed');
     expect(c.count(0, 'skipped')).toBe(2);
-    expect(c.detail(c.index.get('dev-00000')!).reason).toBe('installed version 0.9.0 may not take this image (>=1.0.0)');
+    expect(c.detail(c.indexOf('dev-00000')!).reason).toBe('installed version 0.9.0 may not take this image (>=1.0.0)');
   });
 
   it('a critical campaign preempts a normal one, skips soak times and writes Severity 0', async () => {
@@ -126,12 +126,12 @@ describe('bad input and policy', () => {
     const normal = await h.scheduler.create(h.spec({ plan: { stages: [{ count: 2, soakSec: 3600 }, { remaining: true }] } }));
     await h.scheduler.startCampaign(normal.id);
     await h.run(5_000, 1000);
-    const inflight = [...normal.inflight].map((i) => normal.endpoints[i]);
+    const inflight = [...normal.inflight].map((i) => normal.endpoint(i));
     expect(inflight).toHaveLength(2);
     const critical = await h.scheduler.create(h.spec({ plan: { stages: [{ count: 5, soakSec: 86400 }, { remaining: true, soakSec: 86400 }] }, policy: { severity: 'critical' } }, { id: 'img-sec', version: '2.0.1' }));
-    expect(critical.endpoints).toHaveLength(20);
+    expect(critical.endpointList()).toHaveLength(20);
     expect(normal.count(0, 'cancelled') + normal.count(1, 'skipped')).toBe(20);
-    expect(normal.detail(normal.index.get(inflight[0])!).reason).toBe('preempted by a critical campaign');
+    expect(normal.detail(normal.indexOf(inflight[0])!).reason).toBe('preempted by a critical campaign');
     await h.scheduler.startCampaign(critical.id);
     await h.run(DAY / 4, 10_000, () => critical.state === 'completed');
     expect(critical.state).toBe('completed');

@@ -13,11 +13,11 @@ describe('idle windows', () => {
     const c = await h.scheduler.create(h.spec({ plan: allAtOnce }));
     await h.scheduler.startCampaign(c.id);
     await h.run(8_000, 1000);
-    expect(c.phaseOf(0 + c.index.get('dev-00000')!)).toBe('waiting');
-    expect(c.detail(c.index.get('dev-00000')!).reason).toBe('busy: driving');
+    expect(c.phaseOf(0 + c.indexOf('dev-00000')!)).toBe('waiting');
+    expect(c.detail(c.indexOf('dev-00000')!).reason).toBe('busy: driving');
 
     // dev-00001 turns busy mid-transfer.
-    const i1 = c.index.get('dev-00001')!;
+    const i1 = c.indexOf('dev-00001')!;
     expect(c.phaseOf(i1)).toBe('transferring');
     h.discretion.update('dev-00001', { idle: false, busyReason: 'user active' });
     busy.add('dev-00001');
@@ -52,8 +52,8 @@ describe('idle windows', () => {
     h.discretion.set('dev-00001', { idle: true, idleUntil: h.clock.now() + 3_600_000 });
     await h.scheduler.startCampaign(c.id);
     await h.run(2_000, 1000);
-    expect(c.phaseOf(c.index.get('dev-00000')!)).toBe('waiting');
-    expect(c.detail(c.index.get('dev-00000')!).reason).toMatch(/^idle window too short: [01] s left, 3 s needed$/);
+    expect(c.phaseOf(c.indexOf('dev-00000')!)).toBe('waiting');
+    expect(c.detail(c.indexOf('dev-00000')!).reason).toMatch(/^idle window too short: [01] s left, 3 s needed$/);
     expect(h.driver.records.has('dev-00000')).toBe(false);
     expect(h.driver.records.has('dev-00001')).toBe(true);
   });
@@ -61,19 +61,19 @@ describe('idle windows', () => {
   it('the estimate learns the measured throughput of the device class', async () => {
     const h = harness({ devices: 3, driver: { linkBytesPerSec: () => 1000 } });
     const c = await h.scheduler.create(h.spec({ plan: { stages: [{ count: 1, soakSec: 0 }, { remaining: true }] } }));
-    const later = c.endpoints.findIndex((_, i) => c.stageOf[i] === 1);
+    const later = c.endpointList().findIndex((_, i) => c.stageOf[i] === 1);
     // Before any measurement the assumed 10 kB/s make it 2 s.
     expect(Math.round(h.scheduler.estimateMs(c, later) / 1000)).toBe(2);
-    h.discretion.set(c.endpoints[later], { idle: false });
+    h.discretion.set(c.endpoint(later), { idle: false });
     await h.scheduler.startCampaign(c.id);
     await h.run(60_000, 1000, () => c.doc.stages[0].state !== 'active');
     // Measured 1 kB/s: 20 kB take 20 s, 30 s with the margin.
     expect(Math.round(h.scheduler.estimateMs(c, later) / 1000)).toBe(20);
-    h.discretion.set(c.endpoints[later], { idle: true, idleUntil: h.clock.now() + 25_000 });
+    h.discretion.set(c.endpoint(later), { idle: true, idleUntil: h.clock.now() + 25_000 });
     await h.run(5_000, 1000);
     expect(c.phaseOf(later)).toBe('waiting');
     expect(c.detail(later).reason).toMatch(/^idle window too short: 2\d s left, 30 s needed$/);
-    h.discretion.set(c.endpoints[later], { idle: true, idleUntil: h.clock.now() + 40_000 });
+    h.discretion.set(c.endpoint(later), { idle: true, idleUntil: h.clock.now() + 40_000 });
     await h.run(1_000, 1000);
     expect(c.phaseOf(later)).toBe('transferring');
   });
