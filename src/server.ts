@@ -22,7 +22,10 @@ import { openSecureServing } from './security/secure-serving.js';
 import type { SecurityRegistry } from './security/security-registry.js';
 import type { DtlsTransport } from './dtls/index.js';
 import { createFirmwareModule, type FirmwareModule } from './firmware/delivery/firmware-module.js';
+import { securePullOver } from './firmware/delivery/secure-pull.js';
 import { createRolloutModule, type RolloutModule } from './rollout/rollout-module.js';
+import { rehearsalClock } from './rollout/scaled-clock.js';
+import { DeviceTags, deviceTagStoreFor } from './rollout/device-tags.js';
 import { openProfilesModule, type ProfilesModule } from './firmware/profiles/pairing-module.js';
 import { BootstrapCredentialIndex } from './security/bootstrap-credentials.js';
 import { openSecureBootstrap } from './security/bootstrap-serving.js';
@@ -130,15 +133,26 @@ async function openAll(
   });
   closers.push(() => lwm2m.close());
   const profiles = await openProfilesModule({ store, dataDir: config.dataDir, secretKeyFile: config.secretKeyFile, clock, logger: logger.child({ layer: 'profiles' }) });
+  // Under --time-scale the delivery service runs on the scheduler's scaled clock too: phase
+  // timeouts, deferral waits and retries keep pace with a rehearsed plan.
+  const scaledClock = rehearsalClock(clock, config.timeScale);
   const firmware = await createFirmwareModule({
     lwm2m,
     store,
     dataDir: config.dataDir,
     coapAddress: () => coap.address(),
     coap,
+    // Devices on CoAPS are pushed to through it, and pull from it (only their own identity may fetch).
+    requester: secure.router,
+    secure: securePullOver({
+      endpoint: secure.endpoint,
+      peerIdentity: (remote) => secure.transport.peerIdentity(remote),
+      securityInfo: (endpoint) => secure.registry.get(endpoint),
+      registration: (endpoint) => lwm2m.registrations.get(endpoint),
+    }),
     pullHost: config.firmwarePullHost,
     maxImageBytes: config.maxImageBytes,
-    clock,
+    clock: scaledClock,
     logger: logger.child({ layer: 'firmware' }),
     verifyImage: (image, endpoint) => profiles.verifyImage(image, endpoint),
   });
@@ -159,6 +173,7 @@ async function openAll(
   }
   lwm2m.start();
   await firmware.deliveries.resume();
+  const deviceTags = await DeviceTags.open(deviceTagStoreFor(store));
   const rollout = await createRolloutModule({
     lwm2m,
     store,
@@ -166,6 +181,9 @@ async function openAll(
     repository: firmware.repository,
     clock,
     timeScale: config.timeScale,
+    scaledClock,
+    profileOf: (endpoint) => profiles.pairing.resolve(endpoint)?.profile.name,
+    tags: deviceTags,
     verifyImage: (image, endpoint) => profiles.verifyImage(image, endpoint),
     logger: logger.child({ layer: 'rollout' }),
   });
@@ -213,6 +231,7 @@ async function openAll(
     firmware: { repository: firmware.repository, deliveries: firmware.deliveries },
     profiles: { pairing: profiles.pairing, audit: store.audit, logger, signedFirmware: { repository: firmware.repository, images: store.firmwareImages } },
     campaigns: { scheduler: rollout.scheduler, repository: firmware.repository, clock: rollout.clock },
+    deviceTags: { tags: deviceTags, audit: store.audit, clock },
   });
   closers.push(() => http.close());
   await http.listen({ host: config.httpHost, port: config.httpPort });

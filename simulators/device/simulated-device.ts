@@ -213,6 +213,8 @@ export class SimulatedDevice {
       options: options.firmware,
       factoryVersion: options.firmwareVersion ?? '1.0.0',
       bindHost: () => this.bindHost(),
+      // coaps:// pulls use the credentials of the device's DTLS link to its LwM2M server.
+      security: () => this.link?.security,
       onChange: () => this.observations?.checkNow(),
       reboot: () => this.scheduleReboot(),
       log: (message) => this.logger.info({ ep: options.endpointName }, message),

@@ -18,9 +18,16 @@ export type Block1Outcome =
   | { kind: 'bad-size' };
 
 interface Upload {
-  parts: Buffer[];
+  /** The body so far in its first `bytes` bytes; grows by doubling. */
+  body: Buffer;
   bytes: number;
 }
+
+/**
+ * First size of an upload's buffer: what Size1 announced, but no more than this before the
+ * bytes actually arrive (a one-datagram claim must not make us reserve megabytes).
+ */
+const MAX_INITIAL_BYTES = 256 * 1024;
 
 export class Block1Assembler {
   private readonly uploads: GenerationalMap<string, Upload>;
@@ -46,7 +53,8 @@ export class Block1Assembler {
     }
     let upload: Upload | undefined;
     if (block.num === 0) {
-      upload = { parts: [], bytes: 0 };
+      const expected = !block.more ? payload.length : announcedSize !== undefined && announcedSize >= payload.length ? announcedSize : payload.length * 16;
+      upload = { body: Buffer.allocUnsafe(Math.min(expected, MAX_INITIAL_BYTES, this.maxBodyBytes)), bytes: 0 };
     } else {
       upload = this.uploads.get(key);
       if (upload !== undefined && block.more && upload.bytes === offset + payload.length) {
@@ -63,16 +71,23 @@ export class Block1Assembler {
       this.uploads.delete(key);
       return { kind: 'too-large' };
     }
-    // Copy: the datagram buffer may be a view the transport reuses.
-    upload.parts.push(Buffer.from(payload));
-    upload.bytes += payload.length;
+    // Copied into one buffer (the datagram buffer may be a view the transport reuses): one
+    // copy per block and a doubling now and then, not an allocation per block plus a final concat.
+    const end = upload.bytes + payload.length;
+    if (end > upload.body.length) {
+      const grown = Buffer.allocUnsafe(Math.min(Math.max(end, upload.body.length * 2), this.maxBodyBytes));
+      upload.body.copy(grown, 0, 0, upload.bytes);
+      upload.body = grown;
+    }
+    payload.copy(upload.body, upload.bytes);
+    upload.bytes = end;
     const szx = Math.min(block.szx, this.preferredSzx);
     if (block.more) {
       this.uploads.set(key, upload);
       return { kind: 'continue', szx };
     }
     this.uploads.delete(key);
-    return { kind: 'complete', body: Buffer.concat(upload.parts, upload.bytes), szx };
+    return { kind: 'complete', body: upload.body.subarray(0, upload.bytes), szx };
   }
 
   get size(): number {

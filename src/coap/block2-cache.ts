@@ -20,8 +20,18 @@ export class Block2Cache {
     this.bodies = new GenerationalMap(clock, lifetimeMs);
   }
 
+  /**
+   * The body, its lifetime restarted. Asked for every block served (twice per block, by the
+   * endpoint), so an entry already in the current generation is left where it is: only one
+   * found in the previous generation is moved forward.
+   */
   get(key: string): CachedBody | undefined {
-    return this.bodies.touch(key);
+    const [current, previous] = this.bodies.generations();
+    const fresh = current.get(key);
+    if (fresh !== undefined) return fresh;
+    const old = previous.get(key);
+    if (old !== undefined) this.bodies.set(key, old);
+    return old;
   }
 
   /** Stores the body with a fresh ETag, so a client can tell a changed representation. */

@@ -3,6 +3,7 @@
  * response" primitive: Block1 uploads with size renegotiation (2.31 with a smaller SZX, or
  * 4.13 with Size1 / Block1), then Block2 continuation of large responses.
  */
+import { randomBytes } from 'node:crypto';
 import { blockSize, encodeBlock, encodeUint, getBlockOption, getOption, getUintOption, pathOptions, queryOptions, szxForSize } from './options.js';
 import { CoapCode, CoapOptionNumber, codeClass, type CoapMessage, type CoapMethod, type CoapOption, type OutgoingRequest } from './types.js';
 
@@ -41,6 +42,27 @@ export interface TransferResult {
 }
 
 const EMPTY = Buffer.alloc(0);
+
+const TOKEN_BYTES = 8;
+const TOKENS_PER_REFILL = 512;
+let tokenPool = Buffer.alloc(0);
+let tokenPoolOffset = 0;
+
+/**
+ * A random 8-byte token (RFC 7252 §5.3.1: unpredictable, so an off-path attacker cannot
+ * forge responses). Taken from a pool the CSPRNG refills 512 tokens at a time: a Block1
+ * push sends one request per block, and a call into the CSPRNG per request cost more than
+ * the rest of the request's client-side work.
+ */
+export function randomToken(): Buffer {
+  if (tokenPoolOffset + TOKEN_BYTES > tokenPool.length) {
+    tokenPool = randomBytes(TOKEN_BYTES * TOKENS_PER_REFILL);
+    tokenPoolOffset = 0;
+  }
+  const token = tokenPool.subarray(tokenPoolOffset, tokenPoolOffset + TOKEN_BYTES);
+  tokenPoolOffset += TOKEN_BYTES;
+  return token;
+}
 
 export function requestOptions(req: OutgoingRequest): CoapOption[] {
   const options: CoapOption[] = [];

@@ -6,7 +6,6 @@
  * Layers, bottom up: codec → de-duplication (by remote + message ID) → reliability
  * (OutgoingState machine) → exchange matching (by remote + token) → block-wise → observe.
  */
-import { randomBytes } from 'node:crypto';
 import { silentLogger, type Logger } from '../util/logger.js';
 import { systemClock, type Clock } from '../util/clock.js';
 import { CoapFormatError, parseMessage, serializeMessage } from './codec.js';
@@ -28,7 +27,7 @@ import { DedupCache, type DedupKey } from './dedup-cache.js';
 import { TimerQueue, type Deadline } from './timer-queue.js';
 import { Block1Assembler } from './block1-assembler.js';
 import { Block2Cache } from './block2-cache.js';
-import { completeBlock2, performTransfer, type ExchangeSpec, type TransferContext } from './client-transfer.js';
+import { completeBlock2, performTransfer, randomToken, type ExchangeSpec, type TransferContext } from './client-transfer.js';
 import { isFreshNotification } from './observe-freshness.js';
 import {
   CoapCode,
@@ -851,7 +850,7 @@ export class CoapEndpoint {
 
   private allocateToken(): Buffer {
     for (;;) {
-      const token = randomBytes(8);
+      const token = randomToken();
       const hex = token.toString('hex');
       if (!this.tokensInUse.has(hex)) {
         this.tokensInUse.add(hex);

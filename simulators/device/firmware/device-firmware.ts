@@ -2,6 +2,7 @@
 import type { DatagramTransport } from '../../../src/coap/types.js';
 import { bindUdpTransport } from '../../../src/coap/udp-transport.js';
 import type { FirmwareBehaviour } from './behaviour.js';
+import { connectDeviceDtls, type DeviceSecurity } from '../dtls-transport.js';
 import { FirmwareUpdater } from './firmware-updater.js';
 import { ShapedTransport, type LinkShape } from './link-shaper.js';
 import { FileSlotStore, MemorySlotStore } from './slot-store.js';
@@ -25,6 +26,8 @@ export function createDeviceFirmware(input: {
   options: SimulatedFirmwareOptions | undefined;
   factoryVersion: string;
   bindHost: () => string;
+  /** The device's DTLS credentials (those of its LwM2M server account), for coaps:// pulls. */
+  security?: () => DeviceSecurity | undefined;
   onChange: () => void;
   reboot: () => void;
   log: (message: string) => void;
@@ -35,10 +38,16 @@ export function createDeviceFirmware(input: {
     store,
     behaviour: options.behaviour,
     factory: { name: options.factoryName ?? 'sim-firmware', version: input.factoryVersion },
-    openTransport: async (): Promise<DatagramTransport> => {
-      const udp = await bindUdpTransport({ host: input.bindHost(), port: 0 });
-      return options.link ? new ShapedTransport(udp, options.link) : udp;
+    openTransport: async (target): Promise<DatagramTransport> => {
+      const security = target.secure ? input.security?.() : undefined;
+      if (target.secure && !security) throw new Error('no DTLS credentials for a coaps:// pull');
+      // A pull gets its own session, as a device's download client has its own socket.
+      const link = security
+        ? await connectDeviceDtls({ server: target.remote, security, bindHost: input.bindHost() })
+        : await bindUdpTransport({ host: input.bindHost(), port: 0 });
+      return options.link ? new ShapedTransport(link, options.link) : link;
     },
+    canPullSecurely: () => input.security?.() !== undefined,
     onChange: input.onChange,
     reboot: input.reboot,
     log: input.log,

@@ -17,8 +17,10 @@ export interface FirmwareUpdaterOptions {
   behaviour?: FirmwareBehaviour;
   /** What the factory image in slot 0 reports when the store is new. */
   factory: { name: string; version: string };
-  /** A fresh socket for a pull (the device's link shaping applied). */
-  openTransport: () => Promise<DatagramTransport>;
+  /** A fresh socket for a pull (the device's link shaping applied); a DTLS session for a coaps:// one. */
+  openTransport: (target: PullTarget) => Promise<DatagramTransport>;
+  /** Whether the device has DTLS credentials for coaps:// pulls now (default: it has none). */
+  canPullSecurely?: () => boolean;
   /** State or result changed: observers should be told now. */
   onChange: () => void;
   /** The device restarts (after an install): it registers again. */
@@ -95,8 +97,9 @@ export class FirmwareUpdater {
     return this.behaviour.deliveryMethod ?? 2;
   }
 
+  /** Protocol Support (/5/0/8): CoAP (0), and CoAPS (1) while the device has DTLS credentials. */
   get protocols(): number[] {
-    return this.behaviour.protocols ?? [0];
+    return this.behaviour.protocols ?? (this.options.canPullSecurely?.() ? [0, 1] : [0]);
   }
 
   get maxDeferPeriodSec(): number {
@@ -165,7 +168,9 @@ export class FirmwareUpdater {
     }
     if (this.disk.state === DeviceFwState.updating) throw new UpdaterTransitionError('an update is being installed');
     this.abortPull();
-    const target = parseCoapUri(uri);
+    const parsed = parseCoapUri(uri);
+    // A coaps:// URI needs credentials: without them the device cannot speak that protocol.
+    const target = parsed?.secure && !this.options.canPullSecurely?.() ? undefined : parsed;
     if (!target) {
       const scheme = /^([a-z][a-z0-9+.-]*):/i.exec(uri)?.[1]?.toLowerCase();
       // Known schemes we cannot speak are "unsupported protocol" (9); anything else is an invalid URI (7).
@@ -294,7 +299,17 @@ export class FirmwareUpdater {
   private streamVerdict: ReturnType<typeof verifyImage> | undefined;
 
   private async pullOnce(target: PullTarget, slot: SlotIndex, szx: number, offset: number, etag: Buffer | undefined): Promise<void> {
-    const transport = await this.options.openTransport();
+    let transport: DatagramTransport;
+    try {
+      transport = await this.options.openTransport(target);
+    } catch (err) {
+      // No socket or no DTLS session (the handshake failed): like a lost link, retried.
+      throw new PullError(`cannot reach ${target.remote.address}:${target.remote.port}: ${(err as Error).message}`, 'lost');
+    }
+    if (this.stopped) {
+      await transport.close().catch(() => {});
+      throw new PullError('aborted', 'aborted');
+    }
     this.pullTransport = transport;
     const puller = new BlockPuller(transport);
     this.puller = puller;

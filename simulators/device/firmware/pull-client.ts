@@ -12,15 +12,20 @@ export interface PullTarget {
   remote: RemoteAddress;
   path: string[];
   query: string[];
+  /** coaps://: fetched through a DTLS session with the device's own credentials. */
+  secure: boolean;
 }
 
+/** A coap:// or coaps:// URI (default ports 5683 and 5684); undefined for anything else. */
 export function parseCoapUri(uri: string): PullTarget | undefined {
-  const match = /^coap:\/\/(\[[^\]]+\]|[^:/?#]+)(?::(\d+))?(\/[^?#]*)?(?:\?([^#]*))?$/.exec(uri);
+  const match = /^(coaps?):\/\/(\[[^\]]+\]|[^:/?#]+)(?::(\d+))?(\/[^?#]*)?(?:\?([^#]*))?$/.exec(uri);
   if (!match) return undefined;
-  const host = match[1].replace(/^\[|\]$/g, '');
-  const path = (match[3] ?? '').split('/').filter((s) => s !== '').map(decodeURIComponent);
-  const query = match[4] ? match[4].split('&').filter((s) => s !== '').map(decodeURIComponent) : [];
-  return { remote: { address: host === 'localhost' ? '127.0.0.1' : host, port: match[2] ? Number(match[2]) : 5683 }, path, query };
+  const secure = match[1] === 'coaps';
+  const host = match[2].replace(/^\[|\]$/g, '');
+  const path = (match[4] ?? '').split('/').filter((s) => s !== '').map(decodeURIComponent);
+  const query = match[5] ? match[5].split('&').filter((s) => s !== '').map(decodeURIComponent) : [];
+  const port = match[3] ? Number(match[3]) : secure ? 5684 : 5683;
+  return { remote: { address: host === 'localhost' ? '127.0.0.1' : host, port }, path, query, secure };
 }
 
 export class PullError extends Error {
@@ -74,12 +79,29 @@ interface Waiting {
   dueAt: number;
   ackTimeoutMs: number;
   maxRetransmit: number;
-  resolve: (msg: CoapMessage) => void;
+}
+
+/** One pull in progress: where it is, and how it ends. */
+interface Run {
+  options: PullOptions;
+  szx: number;
+  offset: number;
+  etag: Buffer | undefined;
+  total: number | undefined;
+  /** The request's options: the same for every block but Block2, the last (by number), replaced per block. */
+  requestOptions: CoapOption[];
+  resolve: () => void;
   reject: (err: Error) => void;
 }
 
+/**
+ * Stop-and-wait as a device's C client does it: each answer is checked, handed to the
+ * caller and answered with the next request inside the datagram callback, with no promise
+ * or deferred step per block (a simulated fleet is a thousand such clients on two cores).
+ */
 export class BlockPuller {
   private waiting: Waiting | undefined;
+  private run: Run | undefined;
   private nextMessageId = Math.floor(Math.random() * 0x10000);
   // Tokens only need to tell this puller's own exchanges apart (RFC 7252 §5.3.1): a random
   // start and a counter, rather than a call into the CSPRNG for every block.
@@ -106,93 +128,101 @@ export class BlockPuller {
   abort(): void {
     this.aborted = true;
     this.rejectAborted(new PullError('aborted', 'aborted'));
-    const waiting = this.waiting;
+    this.end(new PullError('aborted', 'aborted'));
+  }
+
+  pull(options: PullOptions): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      const run: Run = {
+        options,
+        szx: options.szx,
+        offset: options.offset,
+        etag: options.etag,
+        total: undefined,
+        requestOptions: [...pathOptions(options.target.path), ...queryOptions(options.target.query), { number: CoapOptionNumber.Block2, value: EMPTY }],
+        resolve,
+        reject,
+      };
+      this.run = run;
+      this.askNext(run);
+    });
+  }
+
+  /** Ends the current pull: with an error, or (none given) complete. */
+  private end(error?: Error): void {
+    const run = this.run;
+    this.run = undefined;
+    this.waiting = undefined;
     this.stopTimer();
-    if (waiting) {
-      this.waiting = undefined;
-      waiting.reject(new PullError('aborted', 'aborted'));
-    }
+    if (run === undefined) return;
+    if (error) run.reject(error);
+    else run.resolve();
   }
 
-  async pull(options: PullOptions): Promise<void> {
-    try {
-      await this.pullBlocks(options);
-    } finally {
-      this.stopTimer();
+  /** Asks for the block at run.offset, once the device is idle. */
+  private askNext(run: Run): void {
+    if (this.aborted) return this.end(new PullError('aborted', 'aborted'));
+    const busy = run.options.untilIdle?.();
+    if (busy) {
+      Promise.race([busy, this.abortedSignal]).then(
+        () => (this.aborted ? this.end(new PullError('aborted', 'aborted')) : this.request(run)),
+        (err: unknown) => this.end(err as Error),
+      );
+      return;
     }
+    this.request(run);
   }
 
-  private async pullBlocks(options: PullOptions): Promise<void> {
-    let szx = options.szx;
-    let offset = options.offset;
-    let etag = options.etag;
-    let total: number | undefined;
-    // The request's options are the same for every block but Block2 (the last of them by number).
-    const fixedOptions = [...pathOptions(options.target.path), ...queryOptions(options.target.query)].sort((a, b) => a.number - b.number);
-    for (;;) {
-      if (this.aborted) throw new PullError('aborted', 'aborted');
-      const busy = options.untilIdle?.();
-      if (busy) await Promise.race([busy, this.abortedSignal]);
-      if (this.aborted) throw new PullError('aborted', 'aborted');
-      const size = blockSize(szx);
-      const num = Math.floor(offset / size);
-      const response = await this.exchange(options, fixedOptions, num, szx);
-      if (codeClass(response.code) !== 2) {
-        throw new PullError(`server answered ${formatCode(response.code)}: ${response.payload.toString('utf8').slice(0, 100)}`, 'refused');
-      }
-      const block = getBlockOption(response, CoapOptionNumber.Block2);
-      const responseEtag = getOption(response, CoapOptionNumber.ETag);
-      if (etag !== undefined && responseEtag !== undefined && !etag.equals(responseEtag)) {
-        throw new PullError('the image changed on the server (ETag differs)', 'changed');
-      }
-      etag ??= responseEtag;
-      total ??= getUintOption(response, CoapOptionNumber.Size2);
-      if (block === undefined) {
-        // Small image, sent whole.
-        options.onBlock({ offset: 0, payload: response.payload, total: response.payload.length, etag, last: true });
-        return;
-      }
-      if (block.num * blockSize(block.szx) !== offset) throw new PullError(`asked for byte ${offset}, got block ${block.num}`, 'refused');
-      // The server may answer with smaller blocks than we asked: follow it.
-      szx = block.szx;
-      const keepGoing = options.onBlock({ offset, payload: response.payload, total, etag, last: !block.more });
-      if (!block.more) return;
-      if (keepGoing === false) throw new PullError('aborted', 'aborted');
-      offset += response.payload.length;
-    }
-  }
-
-  private exchange(options: PullOptions, fixedOptions: CoapOption[], num: number, szx: number): Promise<CoapMessage> {
+  private request(run: Run): void {
+    if (this.run !== run) return;
+    const size = blockSize(run.szx);
+    const num = Math.floor(run.offset / size);
     this.nextToken = (this.nextToken + 1) >>> 0;
     const token = Buffer.allocUnsafe(4);
     token.writeUInt32BE(this.nextToken, 0);
     const messageId = (this.nextMessageId = (this.nextMessageId + 1) & 0xffff);
-    const bytes = serializeMessage({
-      type: 'CON',
-      code: CoapCode.GET,
+    const options = run.requestOptions;
+    options[options.length - 1] = { number: CoapOptionNumber.Block2, value: encodeBlock({ num, more: false, szx: run.szx }) };
+    const waiting: Waiting = {
       messageId,
       token,
-      options: [...fixedOptions, { number: CoapOptionNumber.Block2, value: encodeBlock({ num, more: false, szx }) }],
-      payload: EMPTY,
-    });
-    return new Promise<CoapMessage>((resolve, reject) => {
-      if (this.aborted) return reject(new PullError('aborted', 'aborted'));
-      const waiting: Waiting = {
-        messageId,
-        token,
-        bytes,
-        remote: options.target.remote,
-        num,
-        attempt: 0,
-        dueAt: 0,
-        ackTimeoutMs: options.ackTimeoutMs,
-        maxRetransmit: options.maxRetransmit,
-        resolve,
-        reject,
-      };
-      this.waiting = waiting;
-      this.transmit(waiting);
-    });
+      bytes: serializeMessage({ type: 'CON', code: CoapCode.GET, messageId, token, options, payload: EMPTY }),
+      remote: run.options.target.remote,
+      num,
+      attempt: 0,
+      dueAt: 0,
+      ackTimeoutMs: run.options.ackTimeoutMs,
+      maxRetransmit: run.options.maxRetransmit,
+    };
+    this.waiting = waiting;
+    this.transmit(waiting);
+  }
+
+  /** The answer to the block asked for: checked, handed over, and the next one asked for. */
+  private onResponse(run: Run, response: CoapMessage): void {
+    if (codeClass(response.code) !== 2) {
+      throw new PullError(`server answered ${formatCode(response.code)}: ${response.payload.toString('utf8').slice(0, 100)}`, 'refused');
+    }
+    const block = getBlockOption(response, CoapOptionNumber.Block2);
+    const responseEtag = getOption(response, CoapOptionNumber.ETag);
+    if (run.etag !== undefined && responseEtag !== undefined && !run.etag.equals(responseEtag)) {
+      throw new PullError('the image changed on the server (ETag differs)', 'changed');
+    }
+    run.etag ??= responseEtag;
+    run.total ??= getUintOption(response, CoapOptionNumber.Size2);
+    if (block === undefined) {
+      // Small image, sent whole.
+      run.options.onBlock({ offset: 0, payload: response.payload, total: response.payload.length, etag: run.etag, last: true });
+      return this.end();
+    }
+    if (block.num * blockSize(block.szx) !== run.offset) throw new PullError(`asked for byte ${run.offset}, got block ${block.num}`, 'refused');
+    // The server may answer with smaller blocks than we asked: follow it.
+    run.szx = block.szx;
+    const keepGoing = run.options.onBlock({ offset: run.offset, payload: response.payload, total: run.total, etag: run.etag, last: !block.more });
+    if (!block.more) return this.end();
+    if (keepGoing === false) throw new PullError('aborted', 'aborted');
+    run.offset += response.payload.length;
+    this.askNext(run);
   }
 
   /** Sends (or re-sends) the waiting request and schedules its next retransmission (RFC 7252 §4.2). */
@@ -229,8 +259,7 @@ export class BlockPuller {
       return;
     }
     if (waiting.attempt > waiting.maxRetransmit) {
-      this.waiting = undefined;
-      waiting.reject(new PullError(`no answer for block ${waiting.num} after ${waiting.attempt} transmissions`, 'lost'));
+      this.end(new PullError(`no answer for block ${waiting.num} after ${waiting.attempt} transmissions`, 'lost'));
       return;
     }
     this.transmit(waiting);
@@ -253,7 +282,13 @@ export class BlockPuller {
     if (msg.type === 'ACK' && msg.messageId !== waiting.messageId) return;
     // The timer stays armed: it re-arms itself for the next block when it fires.
     this.waiting = undefined;
-    waiting.resolve(msg);
+    const run = this.run;
+    if (run === undefined) return;
+    try {
+      this.onResponse(run, msg);
+    } catch (err) {
+      this.end(err as Error);
+    }
   }
 }
 

@@ -43,16 +43,43 @@ export async function pushInBlocks(options: BlockPushOptions): Promise<BlockPush
   let szx = Math.max(0, Math.min(6, options.szx));
   let offset = options.startOffset % blockSize(szx) === 0 && options.startOffset < bytes.length ? options.startOffset : 0;
   let restarted = offset === 0;
+  let exchanges = 0;
+  let rootPath: string | undefined;
+  let path: string[] = [];
   for (;;) {
     if (options.shouldStop()) return { kind: 'stopped', offset };
     const registration = options.registration();
     if (!registration) throw new UnknownDeviceError(endpoint);
+    if (registration.rootPath !== rootPath) {
+      rootPath = registration.rootPath;
+      path = [...(rootPath === '/' ? [] : rootPath.split('/').filter((segment) => segment !== '')), '5', '0', '0'];
+    }
     const size = blockSize(szx);
     const body = bytes.subarray(offset, offset + size);
     const more = offset + body.length < bytes.length;
     const extra: CoapOption[] = [{ number: CoapOptionNumber.Block1, value: encodeBlock({ num: offset / size, more, szx }) }];
     if (offset === 0) extra.push({ number: CoapOptionNumber.Size1, value: encodeUint(bytes.length) });
-    const response = await sendWithRetries(options, registration, body, extra);
+    let response: IncomingResponse;
+    try {
+      response = await options.requester.request(registration.address, {
+        method: 'PUT',
+        path,
+        contentFormat: ContentFormat.OPAQUE,
+        payload: body,
+        options: extra,
+        timeoutMs: options.timeoutMs,
+      });
+    } catch (err) {
+      // Same errors as the device client's, so the driver tells silence from refusal.
+      if (err instanceof CoapResetError) throw new DeviceResetError(endpoint, PATH);
+      if (!(err instanceof CoapTimeoutError)) throw err;
+      // On a lossy link one block's CON retransmissions can all be lost (at 10 % loss each
+      // way about one block in 4,000) while the transfer as a whole is progressing: such a
+      // block is sent again as a new exchange, a few times, before the device counts as silent.
+      if (++exchanges >= BLOCK_EXCHANGES || options.shouldStop()) throw new DeviceTimeoutError(endpoint, PATH, options.timeoutMs);
+      continue;
+    }
+    exchanges = 0;
     const code = response.code as number;
     if (code === CoapCode.RequestEntityTooLarge) {
       const smaller = smallerSzx(response.message, size);
@@ -80,41 +107,8 @@ export async function pushInBlocks(options: BlockPushOptions): Promise<BlockPush
   }
 }
 
-/**
- * On a lossy link one block's CON retransmissions can all be lost (at 10 % loss each way
- * about one block in 4,000) while the transfer as a whole is progressing: such a block is
- * sent again as a new exchange, a few times, before the push counts the device as silent.
- */
+/** Exchanges one block may take (each with its own CON retransmissions) before the push gives up. */
 const BLOCK_EXCHANGES = 4;
-
-async function sendWithRetries(options: BlockPushOptions, registration: Registration, payload: Buffer, extra: OutgoingRequest['options']): Promise<IncomingResponse> {
-  for (let exchange = 1; ; exchange++) {
-    try {
-      return await send(options, registration, payload, extra);
-    } catch (err) {
-      if (!(err instanceof DeviceTimeoutError) || exchange === BLOCK_EXCHANGES || options.shouldStop()) throw err;
-    }
-  }
-}
-
-async function send(options: BlockPushOptions, registration: Registration, payload: Buffer, extra: OutgoingRequest['options']): Promise<IncomingResponse> {
-  const root = registration.rootPath === '/' ? [] : registration.rootPath.split('/').filter((s) => s !== '');
-  try {
-    return await options.requester.request(registration.address, {
-      method: 'PUT',
-      path: [...root, '5', '0', '0'],
-      contentFormat: ContentFormat.OPAQUE,
-      payload,
-      options: extra,
-      timeoutMs: options.timeoutMs,
-    });
-  } catch (err) {
-    // Same errors as the device client's, so the driver tells silence from refusal.
-    if (err instanceof CoapTimeoutError) throw new DeviceTimeoutError(options.endpoint, PATH, options.timeoutMs);
-    if (err instanceof CoapResetError) throw new DeviceResetError(options.endpoint, PATH);
-    throw err;
-  }
-}
 
 function refusal(endpoint: string, response: IncomingResponse): DeviceErrorResponse {
   return new DeviceErrorResponse(endpoint, PATH, response.code, response.payload.toString('utf8'));

@@ -53,8 +53,14 @@ export interface DeliveryServiceOptions {
   repository: FirmwareRepository;
   store: DeliveryStore;
   host: FirmwareHost;
-  /** Where devices reach the CoAP endpoint for pull, e.g. "coap://192.0.2.1:5683". */
-  pullBaseUri: () => string;
+  /** Where devices reach the CoAP (or CoAPS) endpoint for pull, e.g. "coap://192.0.2.1:5683". */
+  pullBaseUri: (scheme: 'coap' | 'coaps') => string;
+  /**
+   * Whether the device talks to us over CoAPS: it then pulls over coaps:// only, and only
+   * its own DTLS identity may fetch its image. Absent (no CoAPS listener hosts images):
+   * every device is given a coap:// URI.
+   */
+  securePull?: (endpoint: string) => boolean;
   policy?: Partial<DeliveryPolicy>;
   clock?: Clock;
   logger?: Logger;
@@ -84,6 +90,8 @@ interface Runtime {
   watching: boolean;
   hostedBytes: boolean;
   lastProgressAt: number;
+  /** The last sign of life in the current phase (its start, or progress): the phase timeout counts from here. */
+  activeAt: number;
   /** When a progress event was last queued (see reportProgress). */
   progressQueuedAt: number;
   /** Bumped by every transfer, so a superseded push's late answer is ignored. */
@@ -116,7 +124,8 @@ export class DeliveryService {
     this.clock = options.clock ?? systemClock;
     this.logger = options.logger ?? silentLogger;
     this.progressIntervalMs = options.progressIntervalMs ?? 250;
-    this.progressStepMs = Math.min(100, this.policy.transferTimeoutMs / 10, this.progressIntervalMs);
+    // As often as progress events go out, and ten times per transfer timeout at least.
+    this.progressStepMs = Math.min(this.policy.transferTimeoutMs / 10, this.progressIntervalMs);
     this.unsubscribe.push(
       options.events.on('registered', ({ registration }) => this.onRegistration(registration)),
       options.events.on('updated', ({ registration }) => this.onRegistration(registration)),
@@ -306,6 +315,7 @@ export class DeliveryService {
       watching: false,
       hostedBytes: false,
       lastProgressAt: 0,
+      activeAt: 0,
       progressQueuedAt: Number.NEGATIVE_INFINITY,
       transferGeneration: 0,
       pushOffset: 0,
@@ -331,15 +341,16 @@ export class DeliveryService {
     runtime.record = record;
     const moved = record.state !== before.state;
     if (event.kind === 'progress') {
-      this.armPhaseTimer(runtime);
       const now = this.clock.now();
+      runtime.activeAt = now;
       if (now - runtime.lastProgressAt >= this.progressIntervalMs || record.bytes >= record.total) {
         runtime.lastProgressAt = now;
         this.events.emit('progress', { deliveryId: record.id, endpoint: record.endpoint, bytes: record.bytes, total: record.total });
       }
       return;
     }
-    await this.options.store.put(record);
+    // A report that changed nothing (the same State and Update Result again) is not written.
+    if (moved || !sameFields(before, record)) await this.options.store.put(record);
     if (moved) {
       this.logger.info({ delivery: record.id, ep: record.endpoint, from: before.state, to: record.state, event: event.kind, reason: record.reason }, 'firmware delivery');
       this.armPhaseTimer(runtime);
@@ -365,7 +376,7 @@ export class DeliveryService {
     switch (command.kind) {
       case 'inspect':
         void readFirmwareStatus(this.options.devices, endpoint, timeoutMs).then(
-          (status) => this.dispatch(runtime, { kind: 'inspected', status, hosted: { coap: true, coaps: false } }),
+          (status) => this.dispatch(runtime, { kind: 'inspected', status, hosted: this.hostedSchemes(endpoint) }),
           (err: unknown) => this.dispatch(runtime, this.failure('read /5/0', err, true)),
         );
         return;
@@ -451,14 +462,16 @@ export class DeliveryService {
           },
         });
       } else {
-        const path = this.options.host.host(record.pullToken!, bytes, (await this.options.repository.require(record.imageId)).sha256, (num, size) => {
-          if (current()) this.reportProgress(runtime, Math.min(bytes.length, (num + 1) * size), bytes.length);
-        });
-        await writePackageUri(this.options.devices, endpoint, `${this.options.pullBaseUri()}/${path.join('/')}`, timeoutMs);
+        const secure = this.isSecure(endpoint);
+        const sha256 = (await this.options.repository.require(record.imageId)).sha256;
+        const path = this.options.host.host(record.pullToken!, bytes, sha256, this.pullProgress(runtime, bytes.length, current), { endpoint, secure });
+        await writePackageUri(this.options.devices, endpoint, `${this.options.pullBaseUri(secure ? 'coaps' : 'coap')}/${path.join('/')}`, timeoutMs);
       }
       if (!current()) return;
       this.dispatch(runtime, { kind: 'handed-over' });
-      await this.pollOnce(runtime);
+      // A push is complete: read the outcome at once. A pull has only begun (State 1): an
+      // observed device notifies its next states, and the periodic poll remains the safety net.
+      if (method === 'push' || runtime.observationId === undefined) await this.pollOnce(runtime);
     } catch (err) {
       if (!current()) return;
       await this.afterRefusal(runtime, method === 'push' ? `push ${Object5.package}` : `write ${Object5.packageUri}`, err);
@@ -480,11 +493,37 @@ export class DeliveryService {
     this.dispatch(runtime, { kind: 'progress', bytes, total });
   }
 
+  /**
+   * Pull progress from the blocks served: runs for every block, so it only counts, and
+   * looks at the clock (reportProgress) every 16th block and on the last one.
+   */
+  private pullProgress(runtime: Runtime, total: number, current: () => boolean): (num: number, size: number) => void {
+    let blocks = 0;
+    return (num, size) => {
+      const through = Math.min(total, (num + 1) * size);
+      if ((++blocks & 15) !== 0 && through < total) return;
+      if (current()) this.reportProgress(runtime, through, total);
+    };
+  }
+
+  private isSecure(endpoint: string): boolean {
+    return this.options.securePull?.(endpoint) ?? false;
+  }
+
+  /** The scheme this device's image can be pulled over: its own transport's only (a device on CoAPS gets nothing in clear). */
+  private hostedSchemes(endpoint: string): { coap: boolean; coaps: boolean } {
+    const secure = this.isSecure(endpoint);
+    return { coap: !secure, coaps: secure };
+  }
+
   private async rehost(runtime: Runtime): Promise<void> {
     try {
       const bytes = await this.acquire(runtime);
       const meta = await this.options.repository.require(runtime.record.imageId);
-      this.options.host.host(runtime.record.pullToken!, bytes, meta.sha256);
+      const { endpoint } = runtime.record;
+      const generation = runtime.transferGeneration;
+      const current = (): boolean => runtime.transferGeneration === generation && !TERMINAL_STATES.has(runtime.record.state);
+      this.options.host.host(runtime.record.pullToken!, bytes, meta.sha256, this.pullProgress(runtime, bytes.length, current), { endpoint, secure: this.isSecure(endpoint) });
       await this.pollOnce(runtime);
     } catch (err) {
       this.dispatch(runtime, this.failure('host the image again', err, false));
@@ -586,8 +625,11 @@ export class DeliveryService {
     void readFirmwareStatus(this.options.devices, registration.endpoint, this.policy.requestTimeoutMs).then(
       (status) => {
         this.dispatch(runtime, { kind: 'registered', status });
-        // A new registration ended our observation with the old one.
-        if (runtime.watching && (runtime.observationId === undefined || !this.observationAlive(runtime))) void this.observe(runtime);
+        // A new registration ended our observation with the old one: observe again, unless
+        // this very report ended the delivery (a device back with the new image usually does).
+        void runtime.chain.then(() => {
+          if (runtime.watching && (runtime.observationId === undefined || !this.observationAlive(runtime))) void this.observe(runtime);
+        });
       },
       (err: unknown) => this.logger.debug({ ep: registration.endpoint, reason: String(err) }, 'status read after registration failed'),
     );
@@ -604,12 +646,24 @@ export class DeliveryService {
   private armPhaseTimer(runtime: Runtime): void {
     if (runtime.phaseTimer) this.clock.clearTimeout(runtime.phaseTimer);
     runtime.phaseTimer = undefined;
+    runtime.activeAt = this.clock.now();
     const ms = phaseTimeoutMs(this.policy, runtime.record.state);
     if (ms === undefined || TERMINAL_STATES.has(runtime.record.state)) return;
+    this.schedulePhaseTimeout(runtime, ms, ms);
+  }
+
+  /**
+   * Progress only moves `activeAt` (a timer re-armed for every progress step cost more than
+   * the step): when the timer fires early for a phase that progressed meanwhile, it waits
+   * out the rest, so the timeout still comes `ms` after the last sign of life.
+   */
+  private schedulePhaseTimeout(runtime: Runtime, ms: number, delayMs: number): void {
     runtime.phaseTimer = this.clock.setTimeout(() => {
       runtime.phaseTimer = undefined;
+      const quietFor = this.clock.now() - runtime.activeAt;
+      if (quietFor < ms) return this.schedulePhaseTimeout(runtime, ms, ms - quietFor);
       this.dispatch(runtime, { kind: 'timeout' });
-    }, ms);
+    }, delayMs);
   }
 
   private stopTimers(runtime: Runtime): void {
@@ -635,6 +689,12 @@ export class DeliveryService {
     this.running.delete(record.id);
     if (this.byEndpoint.get(record.endpoint) === record.id) this.byEndpoint.delete(record.endpoint);
   }
+}
+
+/** Whether every field of `after` is the very value it had in `before` (a no-op transition). */
+function sameFields(before: DeliveryRecord, after: DeliveryRecord): boolean {
+  for (const key of Object.keys(after) as Array<keyof DeliveryRecord>) if (before[key] !== after[key]) return false;
+  return Object.keys(before).length === Object.keys(after).length;
 }
 
 /** What to redo for a delivery found unfinished after a restart. */

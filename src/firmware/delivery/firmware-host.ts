@@ -1,28 +1,67 @@
 /**
- * Hosts images for pull on the server's own CoAP endpoint, at a per-delivery path
- * /fw/<token>. The endpoint does the Block2 slicing (RFC 7959) of the whole image we
+ * Hosts images for pull on the server's own CoAP and CoAPS endpoints, at a per-delivery
+ * path /fw/<token>. The endpoint does the Block2 slicing (RFC 7959) of the whole image we
  * return, with our ETag (a prefix of the image's SHA-256), so a device resuming from any
  * block after a reboot gets the same representation and can tell if it changed.
+ *
+ * Who may fetch: over plain CoAP nobody can be identified, so the unguessable token is the
+ * whole capability (as for any plain pull URI). The image of a device that talks to us over
+ * CoAPS is served over CoAPS only, and only to that device's own DTLS identity (the same
+ * binding its registration passed): a fetch over plain CoAP or from an unauthenticated DTLS
+ * session is 4.01, one from another identity is 4.03, each with the reason as payload.
  */
 import type { Block2Served } from '../../coap/endpoint.js';
 import { getBlockOption } from '../../coap/options.js';
-import { CoapCode, CoapOptionNumber, type IncomingRequest, type OutgoingResponse } from '../../coap/types.js';
+import { CoapCode, CoapOptionNumber, type CoapOption, type IncomingRequest, type OutgoingResponse, type PeerSecurity } from '../../coap/types.js';
 import { ContentFormat } from '../../lwm2m/formats/types.js';
 
 export const PULL_PATH_PREFIX = 'fw';
 
-interface Hosted {
-  bytes: Buffer;
-  etag: Buffer;
-  response: OutgoingResponse;
-  /** Told when a block is served: every block with blocksServed() wired, else block 0 and re-fetches after the endpoint's cache expired. */
-  onFetch: ((blockNum: number, blockSize: number) => void) | undefined;
+/** Told when a block is served: every block with blocksServed() wired, else block 0 and re-fetches after the endpoint's cache expired. */
+export type FetchListener = (blockNum: number, blockSize: number) => void;
+
+/** Whom a hosted image is for. */
+export interface HostAccess {
+  /** The delivery's device. */
+  endpoint: string;
+  /** Served over CoAPS only, to the device's own DTLS identity. */
+  secure: boolean;
+}
+
+/** Why this authenticated peer may not act as `endpoint`, or undefined when it may. */
+export type PeerCheck = (endpoint: string, security: PeerSecurity) => string | undefined;
+
+export interface FirmwareHostOptions {
+  /** Needed to serve secure images: without it they are refused to everyone (fail closed). */
+  checkPeer?: PeerCheck;
+  /** Told of every refused fetch (for the log). */
+  onRefused?: (endpoint: string, reason: string, security: PeerSecurity | undefined) => void;
+}
+
+/**
+ * The response object of one hosted image: the same object for every request, so the
+ * endpoint's Block2 cache recognises it, and the Block2 hook finds its image without a
+ * lookup (it runs once per block served).
+ */
+class HostedImage implements OutgoingResponse {
+  readonly code = CoapCode.Content;
+  readonly contentFormat = ContentFormat.OPAQUE;
+  readonly options: CoapOption[];
+
+  constructor(
+    readonly payload: Buffer,
+    etag: Buffer,
+    public onFetch: FetchListener | undefined,
+    readonly access: HostAccess | undefined,
+  ) {
+    this.options = [{ number: CoapOptionNumber.ETag, value: etag }];
+  }
 }
 
 export class FirmwareHost {
-  private readonly hosted = new Map<string, Hosted>();
-  /** The same entries by response object: what the endpoint's Block2 hook hands back. */
-  private readonly byResponse = new WeakMap<OutgoingResponse, Hosted>();
+  private readonly hosted = new Map<string, HostedImage>();
+
+  constructor(private readonly options: FirmwareHostOptions = {}) {}
 
   /**
    * The listener for CoapEndpoint.onBlock2Served: every block served, including those the
@@ -32,30 +71,23 @@ export class FirmwareHost {
    */
   blocksServed(): (served: Block2Served) => void {
     return (served) => {
-      const entry = this.byResponse.get(served.response);
-      if (entry?.onFetch) entry.onFetch(served.num, 2 ** (served.szx + 4));
+      const response = served.response;
+      if (response instanceof HostedImage && response.onFetch !== undefined) response.onFetch(served.num, 2 ** (served.szx + 4));
     };
   }
 
   /** Serves `bytes` at /fw/<token>; returns the path segments. */
-  host(token: string, bytes: Buffer, sha256Hex: string, onFetch?: (blockNum: number, blockSize: number) => void): string[] {
-    const etag = Buffer.from(sha256Hex.slice(0, 16), 'hex');
-    // One response object per hosted image: the endpoint's Block2 cache recognises it.
-    const response: OutgoingResponse = {
-      code: CoapCode.Content,
-      payload: bytes,
-      contentFormat: ContentFormat.OPAQUE,
-      options: [{ number: CoapOptionNumber.ETag, value: etag }],
-    };
-    const entry: Hosted = { bytes, etag, response, onFetch };
-    this.hosted.set(token, entry);
-    this.byResponse.set(response, entry);
+  host(token: string, bytes: Buffer, sha256Hex: string, onFetch?: FetchListener, access?: HostAccess): string[] {
+    const previous = this.hosted.get(token);
+    if (previous) previous.onFetch = undefined;
+    this.hosted.set(token, new HostedImage(bytes, Buffer.from(sha256Hex.slice(0, 16), 'hex'), onFetch, access));
     return [PULL_PATH_PREFIX, token];
   }
 
   withdraw(token: string): void {
     const entry = this.hosted.get(token);
-    if (entry) this.byResponse.delete(entry.response);
+    // Blocks the endpoint still serves from its cache no longer count for the ended delivery.
+    if (entry) entry.onFetch = undefined;
     this.hosted.delete(token);
   }
 
@@ -70,6 +102,10 @@ export class FirmwareHost {
     const entry = this.hosted.get(request.path[1]);
     if (!entry) return text(CoapCode.NotFound, 'no such firmware image (the delivery ended or never existed)');
     if (request.method !== 'GET') return text(CoapCode.MethodNotAllowed, 'firmware images are read with GET');
+    if (entry.access?.secure) {
+      const refusal = this.refusal(entry.access.endpoint, request.security);
+      if (refusal) return refusal;
+    }
     if (entry.onFetch) {
       let num = 0;
       let size = 1024;
@@ -84,12 +120,28 @@ export class FirmwareHost {
       }
       entry.onFetch(num, size);
     }
-    return entry.response;
+    return entry;
   }
 
   /** A handler that serves our paths and passes everything else to `next` (synchronous if `next` is). */
   wrap<T extends OutgoingResponse | Promise<OutgoingResponse>>(next: (request: IncomingRequest) => T): (request: IncomingRequest) => OutgoingResponse | T {
     return (request) => this.handle(request) ?? next(request);
+  }
+
+  private refusal(endpoint: string, security: PeerSecurity | undefined): OutgoingResponse | undefined {
+    let reason: string | undefined;
+    let code: number = CoapCode.Forbidden;
+    if (security === undefined) {
+      code = CoapCode.Unauthorized;
+      reason = `the image for "${endpoint}" is served over CoAPS only, to the device's own DTLS identity`;
+    } else if (this.options.checkPeer === undefined) {
+      reason = 'this server cannot check DTLS identities for firmware downloads';
+    } else {
+      reason = this.options.checkPeer(endpoint, security);
+    }
+    if (reason === undefined) return undefined;
+    this.options.onRefused?.(endpoint, reason, security);
+    return text(code, reason);
   }
 }
 

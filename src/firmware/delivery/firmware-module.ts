@@ -1,7 +1,8 @@
 /**
  * The firmware part of the composition root in one call: repository (bytes under
  * <dataDir>/firmware), pull host, delivery store and the driver, built from what
- * src/server.ts already has. Kept here so server.ts only wires it in.
+ * src/server.ts already has. Kept here so server.ts only wires it in. With `secure`, devices
+ * on CoAPS are given coaps:// pull URIs served by the CoAPS listener (secure-pull.ts).
  */
 import { join } from 'node:path';
 import type { Block2Served } from '../../coap/endpoint.js';
@@ -16,6 +17,7 @@ import { DeliveryService, type ImageVerifier } from './delivery-service.js';
 import { MemoryDeliveryStore, type DeliveryStore } from './delivery-store.js';
 import { FirmwareHost } from './firmware-host.js';
 import type { DeliveryPolicy } from './policy.js';
+import type { SecurePull } from './secure-pull.js';
 
 export interface FirmwareModuleOptions {
   lwm2m: Lwm2mServer;
@@ -35,6 +37,10 @@ export interface FirmwareModuleOptions {
   /** The CoAP endpoint serving the pull URIs: with it, pull progress counts every block served. */
   /** With request(), a push goes block by block and can pause and resume at the acknowledged offset. */
   coap?: { onBlock2Served(listener: (served: Block2Served) => void): void } & Partial<BlockRequester>;
+  /** Sends the push blocks instead of `coap` (the device router: CoAPS devices get them over CoAPS). */
+  requester?: BlockRequester;
+  /** The CoAPS listener: pull URIs (and who may fetch them) for devices on CoAPS. */
+  secure?: SecurePull;
 }
 
 export interface FirmwareModule {
@@ -53,8 +59,15 @@ export async function createFirmwareModule(options: FirmwareModuleOptions): Prom
     maxImageBytes: options.maxImageBytes,
     clock: options.clock,
   });
-  const host = new FirmwareHost();
+  const log = options.logger;
+  const secure = options.secure;
+  const host = new FirmwareHost({
+    ...(secure ? { checkPeer: (endpoint, security) => secure.refusal(endpoint, security) } : {}),
+    onRefused: (endpoint, reason, security) => log?.warn({ ep: endpoint, reason, identity: security?.identity }, 'firmware download refused'),
+  });
   options.coap?.onBlock2Served(host.blocksServed());
+  secure?.endpoint.onBlock2Served(host.blocksServed());
+  const requester = options.requester ?? (options.coap?.request ? { request: options.coap.request.bind(options.coap) } : undefined);
   const store = options.deliveries ?? (await defaultDeliveryStore(options.store));
   const deliveries = new DeliveryService({
     devices: options.lwm2m.devices,
@@ -63,16 +76,17 @@ export async function createFirmwareModule(options: FirmwareModuleOptions): Prom
     repository,
     store,
     host,
-    pullBaseUri: () => {
-      const bound = options.coapAddress();
+    pullBaseUri: (scheme) => {
+      const bound = scheme === 'coaps' && secure ? secure.address() : options.coapAddress();
       const address = options.pullHost ?? (bound.address === '0.0.0.0' || bound.address === '::' ? '127.0.0.1' : bound.address);
-      return `coap://${address.includes(':') ? `[${address}]` : address}:${bound.port}`;
+      return `${scheme}://${address.includes(':') ? `[${address}]` : address}:${bound.port}`;
     },
+    ...(secure ? { securePull: (endpoint: string) => secure.isSecure(endpoint) } : {}),
     policy: options.policy,
     clock: options.clock,
     logger: options.logger,
     verifyImage: options.verifyImage,
-    ...(options.coap?.request ? { blockRequester: { request: options.coap.request.bind(options.coap) } } : {}),
+    ...(requester ? { blockRequester: requester } : {}),
   });
   return {
     repository,

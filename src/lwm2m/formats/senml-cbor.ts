@@ -20,11 +20,17 @@ export const senmlCborCodec = createSenmlCborCodec();
 function serialize(records: SenmlRecord[]): Buffer {
   return encodeCbor(
     records.map((record) => {
+      // Field by field, in label order: this runs for every record of every read and notification.
       const map = new Map<number | string, unknown>();
-      for (const [name, label] of Object.entries(LABELS)) {
-        const value = record[name as keyof SenmlRecord];
-        if (value !== undefined) map.set(label, value);
-      }
+      if (record.bn !== undefined) map.set(LABELS.bn, record.bn);
+      if (record.bt !== undefined) map.set(LABELS.bt, record.bt);
+      if (record.n !== undefined) map.set(LABELS.n, record.n);
+      if (record.v !== undefined) map.set(LABELS.v, record.v);
+      if (record.vs !== undefined) map.set(LABELS.vs, record.vs);
+      if (record.vb !== undefined) map.set(LABELS.vb, record.vb);
+      if (record.t !== undefined) map.set(LABELS.t, record.t);
+      if (record.vd !== undefined) map.set(LABELS.vd, record.vd);
+      if (record.vlo !== undefined) map.set(LABELS.vlo, record.vlo);
       return map;
     }),
   );
@@ -32,6 +38,10 @@ function serialize(records: SenmlRecord[]): Buffer {
 
 function fail(reason: string): never {
   throw new DecodeError(FORMAT, reason);
+}
+
+function wrongField(index: number, name: string | undefined, expected: string): never {
+  return fail(`record ${index}: "${name}" must be ${expected}`);
 }
 
 function parse(payload: Buffer): SenmlRecord[] {
@@ -47,30 +57,29 @@ function parse(payload: Buffer): SenmlRecord[] {
     const record: SenmlRecord = {};
     for (const [label, value] of raw as Map<unknown, unknown>) {
       const name = typeof label === 'number' || typeof label === 'string' ? BY_LABEL.get(label) : undefined;
-      const wrong = (expected: string): never => fail(`record ${index}: "${name}" must be ${expected}`);
       switch (name) {
         case 'bn':
         case 'n':
         case 'vs':
         case 'vlo':
-          if (typeof value !== 'string') wrong('a text string');
+          if (typeof value !== 'string') wrongField(index, name, 'a text string');
           record[name] = value as string;
           break;
         case 'bt':
         case 't':
-          if (typeof value !== 'number' && typeof value !== 'bigint') wrong('a number');
+          if (typeof value !== 'number' && typeof value !== 'bigint') wrongField(index, name, 'a number');
           record[name] = Number(value);
           break;
         case 'v':
-          if (typeof value !== 'number' && typeof value !== 'bigint') wrong('a number');
+          if (typeof value !== 'number' && typeof value !== 'bigint') wrongField(index, name, 'a number');
           record.v = value as number | bigint;
           break;
         case 'vb':
-          if (typeof value !== 'boolean') wrong('a boolean');
+          if (typeof value !== 'boolean') wrongField(index, name, 'a boolean');
           record.vb = value as boolean;
           break;
         case 'vd':
-          if (!(value instanceof Uint8Array)) wrong('a byte string');
+          if (!(value instanceof Uint8Array)) wrongField(index, name, 'a byte string');
           record.vd = Buffer.from(value as Uint8Array);
           break;
         case undefined:

@@ -1,5 +1,5 @@
 import type { LwM2mNode, ObjectLink, ResourceType, ResourceValue, TimestampedNode } from '../node.js';
-import { formatPath, InvalidPathError, parsePath, pathIds, type LwM2mPath } from '../path.js';
+import { formatPath, fromIds, InvalidPathError, parsePath, pathIds, type LwM2mPath } from '../path.js';
 import type { ObjectModel } from '../model/types.js';
 import { DecodeError, EncodeError, type MultiNodeCodec } from './types.js';
 import { assembleComposite, assembleNode, flattenNode, leafNode, modelType, nodeBaseIds, type FlatValue } from './tree.js';
@@ -42,34 +42,90 @@ export interface ResolvedRecord extends FlatValue {
   timestamp?: number;
 }
 
-function resolveNames(format: number, records: SenmlRecord[], now: () => number) {
+/**
+ * "/3/0/1" → [3, 0, 1] in one pass. Names are the paths of the records, so this runs for
+ * every record of every read and notification: the general parsePath (regular expressions,
+ * an object per path) is left for the unusual ones, which it parses or reports.
+ */
+function idsOfName(name: string): number[] | undefined {
+  const ids: number[] = [];
+  const end = name.length;
+  let i = 0;
+  while (i < end && name.charCodeAt(i) === SLASH) i++;
+  while (i < end) {
+    let id = 0;
+    const start = i;
+    for (let c = name.charCodeAt(i); c >= DIGIT_0 && c <= DIGIT_9 && i - start < 5; c = name.charCodeAt(++i)) id = id * 10 + (c - DIGIT_0);
+    if (i === start || id > 65535 || ids.length === 4) return undefined;
+    ids.push(id);
+    if (i === end) break;
+    if (name.charCodeAt(i) !== SLASH) return undefined;
+    i++;
+    // Trailing slashes are accepted (as parsePath does); an empty segment inside is not.
+    if (i < end && name.charCodeAt(i) === SLASH) {
+      while (i < end && name.charCodeAt(i) === SLASH) i++;
+      if (i < end) return undefined;
+    }
+  }
+  return ids;
+}
+
+const SLASH = 0x2f;
+const DIGIT_0 = 0x30;
+const DIGIT_9 = 0x39;
+
+function parseRecordName(format: number, name: string, index: number): number[] {
+  const fast = idsOfName(name);
+  if (fast !== undefined) return fast;
+  try {
+    return pathIds(parsePath(name));
+  } catch (err) {
+    if (err instanceof InvalidPathError) throw new DecodeError(format, `record ${index}: ${err.message}`);
+    throw err;
+  }
+}
+
+interface NamedRecord {
+  name: string;
+  ids: number[];
+  timestamp: number | undefined;
+  record: SenmlRecord;
+}
+
+function resolveNames(format: number, records: SenmlRecord[], now: () => number): NamedRecord[] {
   let baseName = '';
   let baseTime = 0;
-  return records.map((record, index) => {
+  const named: NamedRecord[] = new Array(records.length);
+  for (let index = 0; index < records.length; index++) {
+    const record = records[index];
     if (record.bn !== undefined) baseName = record.bn;
     if (record.bt !== undefined) baseTime = record.bt;
-    const name = baseName + (record.n ?? '');
+    const name = record.n === undefined ? baseName : baseName + record.n;
     if (name === '') throw new DecodeError(format, `record ${index} has no name`);
-    let path: LwM2mPath;
-    try {
-      path = parsePath(name);
-    } catch (err) {
-      if (err instanceof InvalidPathError) throw new DecodeError(format, `record ${index}: ${err.message}`);
-      throw err;
-    }
+    const ids = parseRecordName(format, name, index);
     let timestamp: number | undefined;
     if (record.t !== undefined || record.bt !== undefined || baseTime !== 0) {
       const time = baseTime + (record.t ?? 0);
       timestamp = time < RELATIVE_TIME_LIMIT ? now() + time * 1000 : time * 1000;
     }
-    return { index, name, path, timestamp, record };
-  });
+    named[index] = { name, ids, timestamp, record };
+  }
+  return named;
 }
 
 const VALUE_FIELDS = ['v', 'vs', 'vb', 'vd', 'vlo'] as const;
+type ValueField = (typeof VALUE_FIELDS)[number];
 
-function valueFields(record: SenmlRecord): (typeof VALUE_FIELDS)[number][] {
-  return VALUE_FIELDS.filter((field) => record[field] !== undefined);
+/** The record's one value field, or how many it has when that is not exactly one. */
+function valueField(record: SenmlRecord): ValueField | number {
+  let found: ValueField | undefined;
+  let count = 0;
+  for (const field of VALUE_FIELDS) {
+    if (record[field] === undefined) continue;
+    found ??= field;
+    count++;
+  }
+  return count === 1 ? found! : count;
 }
 
 /** Records to leaf values, typed by the model (or by the value field when the model does not know). */
@@ -79,21 +135,20 @@ export function resolveRecords(
   model: ObjectModel,
   now: () => number,
 ): ResolvedRecord[] {
-  return resolveNames(format, records, now).map(({ name, path, timestamp, record }) => {
-    const ids = pathIds(path);
+  return resolveNames(format, records, now).map(({ name, ids, timestamp, record }) => {
     if (ids.length < 3) throw new DecodeError(format, `record name "${name}" is not a resource path`);
-    const fields = valueFields(record);
-    if (fields.length !== 1) {
-      throw new DecodeError(format, `record "${name}" must have exactly one value field, has ${fields.length}`);
+    const field = valueField(record);
+    if (typeof field === 'number') {
+      throw new DecodeError(format, `record "${name}" must have exactly one value field, has ${field}`);
     }
-    const type = modelType(model, ids[0], ids[2]) ?? typeFromField(fields[0], record);
+    const type = modelType(model, ids[0], ids[2]) ?? typeFromField(field, record);
     const resolved: ResolvedRecord = { ids, type, value: recordValue(format, type, record, name) };
     if (timestamp !== undefined) resolved.timestamp = timestamp;
     return resolved;
   });
 }
 
-function typeFromField(field: (typeof VALUE_FIELDS)[number], record: SenmlRecord): ResourceType {
+function typeFromField(field: ValueField, record: SenmlRecord): ResourceType {
   switch (field) {
     case 'v':
       return typeof record.v === 'bigint' || Number.isInteger(record.v) ? 'integer' : 'float';
@@ -116,6 +171,8 @@ function recordValue(format: number, type: ResourceType, record: SenmlRecord, na
     case 'integer':
     case 'unsigned': {
       const v = record.v;
+      // Most integers are small: no bigint round trip for them (the result is the same number).
+      if (typeof v === 'number' && Number.isSafeInteger(v) && (v >= 0 || type === 'integer')) return v === 0 ? 0 : v;
       if (v === undefined || (typeof v === 'number' && !Number.isInteger(v))) return bad('an integer in "v"');
       const big = typeof v === 'bigint' ? v : BigInt(v);
       // A big unsigned value can arrive as a 64-bit pattern; range errors are reported, not wrapped.
@@ -193,7 +250,7 @@ export function nodeRecords(
       if (i === 0) record.bn = target === '/' ? '/' : target + '/';
       record.n = full.slice(target === '/' ? 1 : target.length + 1);
     }
-    return { ...record, ...valueRecord(format, v, allowNonFinite) };
+    return Object.assign(record, valueRecord(format, v, allowNonFinite));
   });
 }
 
@@ -224,7 +281,7 @@ export function timestampedRecords(
     for (const v of flattenNode(format, entry.node, nodeBaseIds(format, entry.node, path), model)) {
       const record: SenmlRecord = { n: '/' + v.ids.join('/') };
       if (entry.timestamp !== undefined) record.t = entry.timestamp / 1000;
-      records.push({ ...record, ...valueRecord(format, v, allowNonFinite) });
+      records.push(Object.assign(record, valueRecord(format, v, allowNonFinite)));
     }
   }
   return records;
@@ -244,9 +301,9 @@ export function pathRecords(paths: readonly LwM2mPath[]): SenmlRecord[] {
 }
 
 export function recordsToPaths(format: number, records: SenmlRecord[]): LwM2mPath[] {
-  return resolveNames(format, records, () => 0).map(({ name, path, record }) => {
-    if (valueFields(record).length > 0) throw new DecodeError(format, `path record "${name}" must not carry a value`);
-    return path;
+  return resolveNames(format, records, () => 0).map(({ name, ids, record }) => {
+    if (valueField(record) !== 0) throw new DecodeError(format, `path record "${name}" must not carry a value`);
+    return fromIds(ids);
   });
 }
 
