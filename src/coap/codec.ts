@@ -11,7 +11,7 @@
  *   coap-packet:  0.39–0.41 M parse+generate/s   (2.4–2.5 µs per round)
  * ~2.5x faster, and ~1 µs is a small share of the ~13 µs per round trip of a 75k/s echo.
  */
-import type { CoapMessage, CoapMessageType, CoapOption } from './types.js';
+import { CoapOptionNumber, type CoapMessage, type CoapMessageType, type CoapOption } from './types.js';
 
 const TYPES: readonly CoapMessageType[] = ['CON', 'NON', 'ACK', 'RST'];
 const TYPE_INDEX: Record<CoapMessageType, number> = { CON: 0, NON: 1, ACK: 2, RST: 3 };
@@ -127,6 +127,40 @@ export function serializeMessage(msg: CoapMessage): Buffer {
   if (msg.payload.length > 0) {
     out[pos++] = PAYLOAD_MARKER;
     msg.payload.copy(out, pos);
+  }
+  return out;
+}
+
+/**
+ * A response whose only options are Location-Path segments and which has no payload (every
+ * answer to a registration), written straight from the strings: the general path builds an
+ * option object and a Buffer per segment first.
+ */
+export function serializeLocationResponse(type: CoapMessageType, code: number, messageId: number, token: Buffer, segments: readonly string[]): Buffer {
+  const tkl = token.length;
+  if (tkl > 8) throw new RangeError(`token of ${tkl} bytes exceeds 8`);
+  let size = 4 + tkl;
+  for (let i = 0; i < segments.length; i++) {
+    const length = Buffer.byteLength(segments[i], 'utf8');
+    size += 1 + extendedBytes(i === 0 ? CoapOptionNumber.LocationPath : 0) + extendedBytes(length) + length;
+  }
+  const out = Buffer.allocUnsafe(size);
+  out[0] = 0x40 | (TYPE_INDEX[type] << 4) | tkl;
+  out[1] = code;
+  out[2] = (messageId >> 8) & 0xff;
+  out[3] = messageId & 0xff;
+  let pos = 4;
+  if (tkl > 0) pos += token.copy(out, pos);
+  for (let i = 0; i < segments.length; i++) {
+    const delta = i === 0 ? CoapOptionNumber.LocationPath : 0;
+    const headerPos = pos++;
+    // Measured again rather than kept from the sizing loop: no array per response.
+    const length = Buffer.byteLength(segments[i], 'utf8');
+    const lengthNibble = nibble(length);
+    out[headerPos] = (nibble(delta) << 4) | lengthNibble;
+    pos = writeExtended(out, pos, nibble(delta), delta);
+    pos = writeExtended(out, pos, lengthNibble, length);
+    pos += out.write(segments[i], pos, 'utf8');
   }
   return out;
 }

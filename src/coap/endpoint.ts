@@ -8,7 +8,7 @@
  */
 import { silentLogger, type Logger } from '../util/logger.js';
 import { systemClock, type Clock } from '../util/clock.js';
-import { CoapFormatError, parseMessage, serializeMessage } from './codec.js';
+import { CoapFormatError, parseMessage, serializeLocationResponse, serializeMessage } from './codec.js';
 import {
   blockSize,
   encodeBlock,
@@ -755,6 +755,14 @@ export class CoapEndpoint {
 
   /** Piggybacked (CON) or NON response, remembered for duplicates. */
   private answerNow(msg: CoapMessage, remote: RemoteAddress, dedupKey: DedupKey | undefined, response: OutgoingResponse, shaping?: Shaping): void {
+    if (response.locationPath !== undefined && isLocationOnly(response, shaping)) {
+      // The answer to every registration: straight to bytes, no option objects.
+      const confirmable = msg.type === 'CON';
+      const bytes = serializeLocationResponse(confirmable ? 'ACK' : 'NON', response.code, confirmable ? msg.messageId : this.allocateMessageId(), msg.token, response.locationPath);
+      if (dedupKey !== undefined) this.dedup.set(dedupKey, bytes);
+      this.send(bytes, remote);
+      return;
+    }
     let shaped: ReturnType<CoapEndpoint['shapeResponse']>;
     try {
       shaped = this.shapeResponse(response, shaping?.block2, shaping?.block1Echo, shaping?.cacheKey);
@@ -917,4 +925,15 @@ function safeBlock(msg: CoapMessage, number: number): BlockOption | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** A response that carries Location-Path and nothing else a block-wise answer would need. */
+function isLocationOnly(response: OutgoingResponse, shaping: Shaping | undefined): boolean {
+  return (
+    (response.payload === undefined || response.payload.length === 0) &&
+    response.contentFormat === undefined &&
+    (response.options === undefined || response.options.length === 0) &&
+    shaping?.block1Echo === undefined &&
+    shaping?.block2 === undefined
+  );
 }

@@ -2,6 +2,7 @@ import { peerKey } from '../../coap/peer-key.js';
 import type { RemoteAddress } from '../../coap/types.js';
 import type { Registration } from './registration.js';
 import { randomIdSuffix } from './registration-id.js';
+import { EndpointIndex } from './endpoint-index.js';
 
 /**
  * Where registrations live. Each method is one atomic step, so a persistent store
@@ -38,7 +39,7 @@ export interface RegistrationStore {
  * or chosen by a test) live in a small side map.
  */
 export class MemoryRegistrationStore implements RegistrationStore {
-  private readonly byEndpoint = new Map<string, Registration>();
+  private readonly byEndpoint = new EndpointIndex<Registration>();
   private readonly slots: (Registration | undefined)[] = [];
   /** Slots freed by removals, reused first; entries may be stale (taken since), skipped on pop. */
   private readonly freeSlots: number[] = [];
@@ -121,7 +122,7 @@ export class MemoryRegistrationStore implements RegistrationStore {
   }
 
   private index(registration: Registration): void {
-    this.byEndpoint.set(registration.endpoint, registration);
+    this.byEndpoint.set(registration);
     const slot = slotOf(registration.id);
     if (slot >= 0 && slot < this.slots.length + MAX_SLOT_GAP && (this.slots[slot] === undefined || this.slots[slot]!.id === registration.id)) {
       // A registration restored from a store starts beyond the end: the gap becomes free slots.
