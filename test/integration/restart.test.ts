@@ -182,7 +182,7 @@ describe('restart without re-registration (kill -9, SQLite)', () => {
 
     // While the server is down, time passes for 'lapses': its last update is an hour old.
     const db = new Database(join(dataDir, 'lwm2m.sqlite'));
-    const row = db.prepare("SELECT data FROM registrations WHERE endpoint = 'lapses'").get() as { data: string };
+    const row = db.prepare("SELECT json(data) AS data FROM registrations WHERE endpoint = 'lapses'").get() as { data: string };
     const stored = JSON.parse(row.data) as number[];
     stored[ROW.registeredAt] = Date.now() - 3_600_000;
     stored[ROW.updatedAfter] = 0;

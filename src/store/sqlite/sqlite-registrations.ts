@@ -42,9 +42,10 @@ export class SqliteRegistrations implements RegistrationPersistence {
     const used = new Set<number>();
     const loaded: Registration[] = [];
     const unreadable: string[] = [];
-    for (const [endpoint, data] of this.db.prepare('SELECT endpoint, data FROM registrations').raw().all() as Array<[string, string]>) {
+    for (const [endpoint, data] of this.db.prepare("SELECT endpoint, CASE WHEN typeof(data) = 'blob' AND json_valid(data, 8) THEN json(data) ELSE data END FROM registrations").raw().all() as Array<[string, string | Buffer]>) {
       try {
-        const row = parseRow(data);
+        // A blob that is not valid JSONB comes back as bytes: unreadable like bad text.
+        const row = parseRow(typeof data === 'string' ? data : '');
         const registration = fromRow(endpoint, row, (n) => linkSets.get(n));
         const links = (row as unknown[])[ROW.links];
         if (typeof links === 'number') used.add(links);

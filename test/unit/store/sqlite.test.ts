@@ -83,6 +83,18 @@ describe('persistence across reopen', () => {
     await store.close();
   });
 
+  it('stores rows as binary JSON that json() renders as the row array', async () => {
+    const dataDir = dir();
+    const store = SqliteStore.open(dataDir, new SecretBox(randomBytes(32)));
+    const good = registration({ id: 'ok', endpoint: 'good' });
+    await store.registrations.apply([{ op: 'put', registration: good }]);
+    expect(store.db.prepare("SELECT typeof(data) FROM registrations WHERE endpoint = 'good'").pluck().get()).toBe('blob');
+    const row = JSON.parse(store.db.prepare("SELECT json(data) FROM registrations WHERE endpoint = 'good'").pluck().get() as string) as unknown[];
+    expect(row[ROW.id]).toBe('ok');
+    expect(await store.registrations.loadAll()).toEqual([good]);
+    await store.close();
+  });
+
   it('drops an unreadable registration row at load instead of failing the start', async () => {
     const dataDir = dir();
     const store = SqliteStore.open(dataDir, new SecretBox(randomBytes(32)));
@@ -91,6 +103,8 @@ describe('persistence across reopen', () => {
     const insert = store.db.prepare('INSERT INTO registrations (endpoint, data) VALUES (?, ?)');
     insert.run('bad', '["bad"');
     insert.run('short', '["short","s1",300]');
+    // Bytes that are not SQLite's binary JSON, where a JSONB row would be.
+    insert.run('blob', Buffer.from([0xff, 0x00, 0x13, 0x37]));
     // A row that names a link set the table does not hold.
     const orphan = JSON.parse(encodeRegistration(registration({ id: 'o1', endpoint: 'orphan' }))) as unknown[];
     orphan[ROW.links] = 999;
@@ -113,7 +127,7 @@ describe('persistence across reopen', () => {
     const links = () => store.db.prepare('SELECT links FROM registration_links ORDER BY id').pluck().all();
     expect(links()).toEqual(['</>;rt="oma.lwm2m";ct=110,</1/0>,</3/0>,</5>;ver=1.1', '</1/0>,</3/0>,</3303/0>,</3303/1>']);
     // Rows name their set by number: no link text in them.
-    const data = store.db.prepare('SELECT data FROM registrations').pluck().all() as string[];
+    const data = store.db.prepare('SELECT json(data) FROM registrations').pluck().all() as string[];
     expect(data.filter((d) => d.includes('</'))).toEqual([]);
     await store.registrations.apply([{ op: 'delete', endpoint: 'b-0' }]);
     await store.close();
