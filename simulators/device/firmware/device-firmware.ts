@@ -1,8 +1,8 @@
 /** Builds a simulated device's FirmwareUpdater from its options (the wiring SimulatedDevice uses). */
 import type { DatagramTransport } from '../../../src/coap/types.js';
-import { bindUdpTransport } from '../../../src/coap/udp-transport.js';
 import type { FirmwareBehaviour } from './behaviour.js';
 import { connectDeviceDtls, type DeviceSecurity } from '../dtls-transport.js';
+import { connectUdpTransport } from './connected-udp.js';
 import { FirmwareUpdater } from './firmware-updater.js';
 import { ShapedTransport, type LinkShape } from './link-shaper.js';
 import { FileSlotStore, MemorySlotStore } from './slot-store.js';
@@ -44,7 +44,7 @@ export function createDeviceFirmware(input: {
       // A pull gets its own session, as a device's download client has its own socket.
       const link = security
         ? await connectDeviceDtls({ server: target.remote, security, bindHost: input.bindHost() })
-        : await bindUdpTransport({ host: input.bindHost(), port: 0 });
+        : await connectUdpTransport(input.bindHost(), target.remote);
       return options.link ? new ShapedTransport(link, options.link) : link;
     },
     canPullSecurely: () => input.security?.() !== undefined,

@@ -23,6 +23,7 @@ import { TERMINAL_STATES, type DeliveryOutcome, type DeliveryRecord, type Delive
 import type { DeliveryStore } from './delivery-store.js';
 import {
   cancelOnDevice,
+  completeFirmwareStatus,
   executeUpdate,
   Object5,
   pushPackage,
@@ -35,7 +36,7 @@ import {
 import { FirmwareDeliveryEvents } from './events.js';
 import type { FirmwareHost } from './firmware-host.js';
 import { DEFAULT_POLICY, phaseTimeoutMs, type DeliveryPolicy } from './policy.js';
-import { transition, type DeliveryCommand, type DeliveryEvent } from './state-machine.js';
+import { transition, type DeliveryCommand, type DeliveryEvent, type DeviceFirmwareStatus } from './state-machine.js';
 import { pushInBlocks, type BlockRequester } from './block-push.js';
 
 export class DeliveryConflictError extends Error {
@@ -375,7 +376,7 @@ export class DeliveryService {
     const timeoutMs = this.policy.requestTimeoutMs;
     switch (command.kind) {
       case 'inspect':
-        void readFirmwareStatus(this.options.devices, endpoint, timeoutMs).then(
+        void this.inspect(runtime).then(
           (status) => this.dispatch(runtime, { kind: 'inspected', status, hosted: this.hostedSchemes(endpoint) }),
           (err: unknown) => this.dispatch(runtime, this.failure('read /5/0', err, true)),
         );
@@ -570,6 +571,33 @@ export class DeliveryService {
   }
 
   // ───────────────────────────── watching the device ─────────────────────────────
+
+  /**
+   * The inspection read is the observation's first answer: the delivery watches /5/0 from
+   * here on anyway, and one exchange less per delivery counts in a fleet of a thousand.
+   * A device that refuses to be observed is read instead (and polled later, see watch()).
+   */
+  private async inspect(runtime: Runtime): Promise<DeviceFirmwareStatus> {
+    const { endpoint } = runtime.record;
+    const timeoutMs = this.policy.requestTimeoutMs;
+    if (runtime.watching) return readFirmwareStatus(this.options.devices, endpoint, timeoutMs);
+    let observed: Awaited<ReturnType<Object5Client['observe']>>;
+    try {
+      observed = await this.options.devices.observe(endpoint, Object5.instance, { timeoutMs });
+    } catch (err) {
+      if (!(err instanceof DeviceErrorResponse)) throw err;
+      return readFirmwareStatus(this.options.devices, endpoint, timeoutMs);
+    }
+    if (this.running.get(runtime.record.id) !== runtime || runtime.watching) {
+      // Released (cancelled) meanwhile, or watched by then: this observation is not needed.
+      if (observed.observationId) await this.options.devices.cancelObservation(endpoint, observed.observationId).catch(() => {});
+    } else {
+      runtime.watching = true;
+      runtime.observationId = observed.observationId;
+      this.schedulePoll(runtime);
+    }
+    return completeFirmwareStatus(this.options.devices, endpoint, statusFromNode(observed.node), timeoutMs);
+  }
 
   private watch(runtime: Runtime): void {
     if (runtime.watching) return;

@@ -26,7 +26,11 @@ export const Object5 = {
 /** Reads /5/0 in one request and picks out what the driver needs. */
 export async function readFirmwareStatus(devices: Object5Client, endpoint: string, timeoutMs: number): Promise<DeviceFirmwareStatus> {
   const node = await devices.read(endpoint, Object5.instance, { timeoutMs });
-  const status = statusFromNode(node);
+  return completeFirmwareStatus(devices, endpoint, statusFromNode(node), timeoutMs);
+}
+
+/** A /5/0 status (read or observed) with the running version from Device (3) when /5/0/7 is missing. */
+export async function completeFirmwareStatus(devices: Object5Client, endpoint: string, status: DeviceFirmwareStatus, timeoutMs: number): Promise<DeviceFirmwareStatus> {
   if (status.pkgVersion === undefined || status.pkgVersion === '') {
     // Devices without PkgVersion report their running version in Device (3) Firmware Version.
     try {
