@@ -36,7 +36,7 @@ export function learnDeviceTypes(options: DeviceTypeLearningOptions): () => void
   return options.events.on('registered', ({ registration }) => {
     const endpoint = registration.endpoint;
     const record = pairing.device(endpoint);
-    if (pairing.deviceTypes().length === 0 || record?.deviceType !== undefined || record?.assigned !== undefined) return;
+    if (!pairing.hasDeviceTypes() || record?.deviceType !== undefined || record?.assigned !== undefined) return;
     void (async () => {
       const node = await options.read(endpoint, DEVICE_TYPE_PATH, { timeoutMs: options.timeoutMs ?? 10_000 });
       const type = node.kind === 'singleResource' && typeof node.value === 'string' ? node.value.trim() : '';

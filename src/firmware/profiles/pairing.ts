@@ -100,6 +100,11 @@ export class ProfilePairing {
 
   // ───────────────────────────── device types ─────────────────────────────
 
+  /** Whether any device type is paired (asked on every registration: no list is built). */
+  hasDeviceTypes(): boolean {
+    return this.types.size > 0;
+  }
+
   deviceTypes(): DeviceTypePairing[] {
     return [...this.types.values()].sort((a, b) => a.deviceType.localeCompare(b.deviceType));
   }
