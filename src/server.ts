@@ -25,7 +25,7 @@ import { createFirmwareModule, type FirmwareModule } from './firmware/delivery/f
 import { securePullOver } from './firmware/delivery/secure-pull.js';
 import { createRolloutModule, type RolloutModule } from './rollout/rollout-module.js';
 import { rehearsalClock } from './rollout/scaled-clock.js';
-import { DeviceTags, deviceTagStoreFor } from './rollout/device-tags.js';
+import { DeviceTags } from './rollout/device-tags.js';
 import { openProfilesModule, type ProfilesModule } from './firmware/profiles/pairing-module.js';
 import { BootstrapCredentialIndex } from './security/bootstrap-credentials.js';
 import { openSecureBootstrap } from './security/bootstrap-serving.js';
@@ -173,7 +173,7 @@ async function openAll(
   }
   lwm2m.start();
   await firmware.deliveries.resume();
-  const deviceTags = await DeviceTags.open(deviceTagStoreFor(store));
+  const deviceTags = await DeviceTags.open(store.deviceTags);
   const rollout = await createRolloutModule({
     lwm2m,
     store,

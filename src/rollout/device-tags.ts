@@ -3,8 +3,7 @@
  * answered from memory (the fleet view asks for every device when a population is drawn).
  * Tags may be set for an endpoint that has not registered yet.
  */
-import type { DeviceTagStore, Store } from '../store/types.js';
-import { MemoryDeviceTags } from '../store/memory/memory-device-tags.js';
+import type { DeviceTagStore } from '../store/types.js';
 
 export const MAX_TAGS = 32;
 const TAG = /^[A-Za-z0-9._:-]{1,64}$/;
@@ -63,10 +62,4 @@ export class DeviceTags {
     else this.tags.set(endpoint, valid);
     return valid;
   }
-}
-
-/** The store's tag table: SQLite's when the store is SQLite, else one in memory (like the memory store, gone at restart). */
-export function deviceTagStoreFor(store: Store): DeviceTagStore {
-  const own = (store as Partial<{ deviceTags: DeviceTagStore }>).deviceTags;
-  return own ?? new MemoryDeviceTags();
 }

@@ -237,6 +237,8 @@ export interface Store {
   readonly firmwareImages: FirmwareImageStore;
   readonly campaigns: CampaignStore;
   readonly audit: AuditLog;
+  /** Operator tags of devices (campaign targeting). */
+  readonly deviceTags: DeviceTagStore;
   close(): Promise<void>;
 }
 

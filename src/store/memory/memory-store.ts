@@ -8,6 +8,7 @@ import type { QueuedRequestDescription } from '../../lwm2m/server/request-queue.
 import { fromStoredJson, toStoredJson } from '../json-codec.js';
 import { decodeRegistration, encodeRegistration } from '../registration-codec.js';
 import { summarize } from '../security-summary.js';
+import { MemoryDeviceTags } from './memory-device-tags.js';
 import {
   StoreConflictError,
   type AuditEntry,
@@ -276,6 +277,7 @@ export class MemoryStore implements Store {
   readonly firmwareImages = new MemoryFirmwareImages();
   readonly campaigns = new MemoryCampaigns();
   readonly audit = new MemoryAuditLog();
+  readonly deviceTags = new MemoryDeviceTags();
 
   async close(): Promise<void> {}
 }

@@ -30,7 +30,7 @@ export class SqliteStore implements Store {
   readonly firmwareImages: SqliteFirmwareImages;
   readonly campaigns: SqliteCampaigns;
   readonly audit: SqliteAuditLog;
-  /** Operator tags of devices (rollout targeting); not part of Store: src/rollout/device-tags.ts picks it up. */
+  /** Operator tags of devices (rollout targeting). */
   readonly deviceTags: SqliteDeviceTags;
   private readonly writer: WorkerRegistrationWriter | undefined;
   private closed = false;

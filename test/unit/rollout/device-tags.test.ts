@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
-import { DeviceTags, deviceTagStoreFor, parseTagsBody, TagValidationError, validateTags } from '../../../src/rollout/device-tags.js';
+import { DeviceTags, parseTagsBody, TagValidationError, validateTags } from '../../../src/rollout/device-tags.js';
 import { MemoryStore } from '../../../src/store/memory/memory-store.js';
 import { MemoryDeviceTags } from '../../../src/store/memory/memory-device-tags.js';
 import { SecretBox } from '../../../src/store/secret-box.js';
@@ -64,7 +64,7 @@ describe('DeviceTags', () => {
   });
 
   it('a memory store gets tags in memory', async () => {
-    const tags = deviceTagStoreFor(new MemoryStore());
+    const tags = new MemoryStore().deviceTags;
     await tags.set('a', ['x']);
     expect(await tags.list()).toEqual([{ endpoint: 'a', tags: ['x'] }]);
   });
@@ -74,7 +74,7 @@ describe('DeviceTags', () => {
     cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
     const box = new SecretBox(randomBytes(32));
     const first = SqliteStore.open(dir, box, { registrationWriter: 'inline' });
-    const tags = await DeviceTags.open(deviceTagStoreFor(first));
+    const tags = await DeviceTags.open(first.deviceTags);
     await tags.set('not-registered-yet', ['eu', 'pilot']);
     await tags.set('dev-9', ['us']);
     await tags.set('dev-9', ['us', 'beta']);
@@ -83,7 +83,7 @@ describe('DeviceTags', () => {
     await first.close();
 
     const second = SqliteStore.open(dir, box, { registrationWriter: 'inline' });
-    const again = await DeviceTags.open(deviceTagStoreFor(second));
+    const again = await DeviceTags.open(second.deviceTags);
     expect(again.get('not-registered-yet')).toEqual(['eu', 'pilot']);
     expect(again.get('dev-9')).toEqual(['us', 'beta']);
     expect(again.get('gone')).toEqual([]);
