@@ -92,6 +92,8 @@ export function toRow(r: Registration, links: string | number): RegistrationRow 
 /** A row with the endpoint in front, as a batch carries it to the writer (the key is taken off there). */
 export type KeyedRow = [endpoint: string, ...row: RegistrationRow];
 
+// Written out rather than [r.endpoint, ...toRow(r, links)]: this runs once per registration
+// written, and the spread would build and drop a second array each time. Keep both in step with ROW.
 export function toKeyedRow(r: Registration, links: string | number): KeyedRow {
   return [
     r.endpoint,
