@@ -8,9 +8,10 @@
  */
 import { CoapCode, type IncomingRequest, type OutgoingResponse, type RemoteAddress } from '../coap/types.js';
 import type { SecurityViolationEvent } from '../lwm2m/server/events.js';
-import { addressKey, type Registration } from '../lwm2m/server/registration.js';
+import type { Registration } from '../lwm2m/server/registration.js';
 import type { SecurityInfo } from '../store/types.js';
 import { checkEndpointAccess } from './endpoint-access.js';
+import { actingFor } from './request-actor.js';
 
 export interface RegistrationGuardOptions {
   security: { get(endpoint: string): SecurityInfo | undefined };
@@ -18,8 +19,6 @@ export interface RegistrationGuardOptions {
   allowNoSec: boolean;
   onViolation(event: SecurityViolationEvent): void;
 }
-
-type Operation = 'register' | 'update' | 'deregister' | 'send' | 'bootstrap';
 
 /** The device is told only that it was refused; why (which endpoint has which mode) goes to the operators' event. */
 const FORBIDDEN: OutgoingResponse = { code: CoapCode.Forbidden, payload: Buffer.from('not authorized for this endpoint', 'utf8'), contentFormat: 0 };
@@ -45,34 +44,6 @@ export function guardRequests(
     });
     return FORBIDDEN;
   };
-}
-
-/** Which endpoint the request acts for, or undefined when it names none the services would accept. */
-function actingFor(request: IncomingRequest, registrations: RegistrationGuardOptions['registrations']): { endpoint: string; operation: Operation } | undefined {
-  const [first, second, third] = request.path;
-  if (third !== undefined) return undefined;
-  if (first === 'rd' && second === undefined && request.method === 'POST') return named(request.query, 'register');
-  if (first === 'bs' && second === undefined && request.method === 'POST') return named(request.query, 'bootstrap');
-  if (first === 'rd' && second !== undefined && (request.method === 'POST' || request.method === 'DELETE')) {
-    const registration = registrations.getById(second);
-    return registration && { endpoint: registration.endpoint, operation: request.method === 'POST' ? 'update' : 'deregister' };
-  }
-  if (first === 'dp' && second === undefined && request.method === 'POST') {
-    const registration = registrations.getByAddress(request.remote);
-    return registration && { endpoint: registration.endpoint, operation: 'send' };
-  }
-  return undefined;
-}
-
-/**
- * The `ep` query parameter. When several are present the services refuse the request
- * (duplicate parameter), so taking the first one cannot let a second one slip past.
- */
-function named(query: readonly string[], operation: Operation): { endpoint: string; operation: Operation } | undefined {
-  for (const item of query) {
-    if (item.startsWith('ep=') && item.length > 3) return { endpoint: item.slice(3), operation };
-  }
-  return undefined;
 }
 
 function copy(remote: RemoteAddress): RemoteAddress {

@@ -8,24 +8,23 @@
  * A device declares its profile with `sp=<name>` in the Register query (LwM2M ignores
  * query parameters it does not know, so clients of other servers are unaffected).
  */
-import { CoapCode, type IncomingRequest, type OutgoingResponse, type RemoteAddress } from '../../coap/types.js';
+import { CoapCode, type IncomingRequest, type OutgoingResponse } from '../../coap/types.js';
 import type { SecurityViolationEvent } from '../../lwm2m/server/events.js';
 import type { Logger } from '../../util/logger.js';
 import type { TransportSecurity } from './profile.js';
 import { atLeastAsStrict, type ProfilePairing } from './pairing.js';
 import { verifyTransport } from './verifier.js';
+import { actingFor, queryParam, type RegistrationLookup } from '../../security/request-actor.js';
 
 export const DECLARED_PROFILE_PARAM = 'sp';
 
 export interface PairingGuardOptions {
   pairing: ProfilePairing;
   /** Endpoint of an existing registration, for update, de-register and send. */
-  registrations: { getById(id: string): { endpoint: string } | undefined; getByAddress(remote: RemoteAddress): { endpoint: string } | undefined };
+  registrations: RegistrationLookup;
   onViolation(event: SecurityViolationEvent): void;
   logger?: Logger;
 }
-
-type Operation = 'register' | 'update' | 'deregister' | 'send';
 
 const FORBIDDEN: OutgoingResponse = { code: CoapCode.Forbidden, payload: Buffer.from('transport security below this device\'s profile', 'utf8'), contentFormat: 0 };
 
@@ -35,8 +34,10 @@ export function guardProfileTransport(
 ): (request: IncomingRequest) => OutgoingResponse {
   return (request) => {
     const target = actingFor(request, options.registrations);
-    if (target === undefined) return handler(request);
-    const { endpoint, operation, declared } = target;
+    // Bootstrap requests have no profile floor here (this guard sits in front of the LwM2M server only).
+    if (target === undefined || target.operation === 'bootstrap') return handler(request);
+    const { endpoint, operation } = target;
+    const declared = operation === 'register' ? queryParam(request.query, DECLARED_PROFILE_PARAM) : undefined;
     if (declared !== undefined && options.pairing.profile(declared) === undefined) {
       return { code: CoapCode.BadRequest, payload: Buffer.from(`unknown security profile "${declared}" (${DECLARED_PROFILE_PARAM}=)`, 'utf8'), contentFormat: 0 };
     }
@@ -68,27 +69,3 @@ export function guardProfileTransport(
   };
 }
 
-function actingFor(request: IncomingRequest, registrations: PairingGuardOptions['registrations']): { endpoint: string; operation: Operation; declared?: string } | undefined {
-  const [first, second, third] = request.path;
-  if (third !== undefined || request.method !== 'POST' && request.method !== 'DELETE') return undefined;
-  if (first === 'rd' && second === undefined && request.method === 'POST') {
-    const endpoint = param(request.query, 'ep');
-    return endpoint === undefined ? undefined : { endpoint, operation: 'register', declared: param(request.query, DECLARED_PROFILE_PARAM) };
-  }
-  if (first === 'rd' && second !== undefined) {
-    const registration = registrations.getById(second);
-    return registration && { endpoint: registration.endpoint, operation: request.method === 'POST' ? 'update' : 'deregister' };
-  }
-  if (first === 'dp' && second === undefined && request.method === 'POST') {
-    const registration = registrations.getByAddress(request.remote);
-    return registration && { endpoint: registration.endpoint, operation: 'send' };
-  }
-  return undefined;
-}
-
-/** First value; the services refuse a duplicated parameter anyway. */
-function param(query: readonly string[], name: string): string | undefined {
-  const prefix = `${name}=`;
-  for (const item of query) if (item.startsWith(prefix) && item.length > prefix.length) return item.slice(prefix.length);
-  return undefined;
-}
