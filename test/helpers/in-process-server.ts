@@ -46,3 +46,15 @@ export async function api(server: { baseUrl: string }, method: string, path: str
   const text = await response.text();
   return { status: response.status, body: text === '' ? undefined : JSON.parse(text) };
 }
+
+/**
+ * Uploads an image as raw bytes (POST /api/firmware) and answers its id; any status but 201
+ * throws with the server's answer.
+ */
+export async function uploadFirmware(baseUrl: string, image: Uint8Array, query: { name: string; version: string; deviceType?: string }): Promise<string> {
+  const params = new URLSearchParams({ name: query.name, version: query.version, ...(query.deviceType ? { deviceType: query.deviceType } : {}) });
+  const response = await fetch(`${baseUrl}/api/firmware?${params}`, { method: 'POST', headers: { 'content-type': 'application/octet-stream' }, body: Buffer.from(image) });
+  const text = await response.text();
+  if (response.status !== 201) throw new Error(`upload answered ${response.status}: ${text}`);
+  return (JSON.parse(text) as { id: string }).id;
+}

@@ -13,8 +13,9 @@ import { bindUdpTransport, CoapCode, CoapEndpoint } from '../../src/coap/index.j
 import { SimulatedDevice, type SimulatedDeviceOptions } from '../../simulators/device/index.js';
 import type { DeviceSecurity } from '../../simulators/device/dtls-transport.js';
 import { buildSimImage } from '../../simulators/device/firmware/image-format.js';
-import { api, startTestServer, type TestServer } from '../helpers/in-process-server.js';
+import { api, startTestServer, uploadFirmware, type TestServer } from '../helpers/in-process-server.js';
 import { connectPskDevice } from './coaps-psk-client.js';
+import { untilTrue } from '../helpers/until.js';
 
 const KEY_A = Buffer.from('00112233445566778899aabbccddeeff', 'hex');
 const KEY_B = Buffer.from('ffeeddccbbaa99887766554433221100', 'hex');
@@ -25,14 +26,6 @@ function pattern(size: number, seed: number): Buffer {
   const bytes = Buffer.alloc(size);
   for (let i = 0; i < size; i++) bytes[i] = (i * 131 + (i >> 10) + seed) & 0xff;
   return bytes;
-}
-
-async function until(check: () => boolean, withinMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + withinMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
 }
 
 describe('firmware pull over CoAPS (DTLS-PSK)', () => {
@@ -67,11 +60,7 @@ describe('firmware pull over CoAPS (DTLS-PSK)', () => {
     return device;
   }
 
-  async function upload(image: Buffer, version: string): Promise<string> {
-    const response = await fetch(`${server.baseUrl}/api/firmware?name=app&version=${version}`, { method: 'POST', headers: { 'content-type': 'application/octet-stream' }, body: image });
-    expect(response.status).toBe(201);
-    return ((await response.json()) as { id: string }).id;
-  }
+  const upload = (image: Buffer, version: string): Promise<string> => uploadFirmware(server.baseUrl, image, { name: 'app', version });
 
   async function finished(endpoint: string, withinMs: number): Promise<any> {
     const deadline = Date.now() + withinMs;
@@ -156,7 +145,7 @@ describe('firmware pull over CoAPS (DTLS-PSK)', () => {
       }
     };
     expect((await api(server, 'POST', '/api/clients/sec-r/firmware', { firmwareId: imageId, method: 'pull' })).status).toBe(202);
-    await until(() => slotLength() >= 150 * 1024, 10_000, '150 KiB in the download slot');
+    await untilTrue('150 KiB in the download slot', () => slotLength() >= 150 * 1024, 10_000);
     await first.powerCut();
     const cutAt = slotLength();
     const etag = first.firmware.snapshot().etag;

@@ -15,6 +15,7 @@ import { startFirmwareHarness, type FirmwareHarness } from '../unit/firmware-del
 import { verifyImage } from '../../simulators/device/firmware/image-format.js';
 import type { FirmwareDiskState } from '../../simulators/device/firmware/slot-store.js';
 import type { DeliveryRecord } from '../../src/firmware/delivery/delivery-record.js';
+import { untilTrue } from '../helpers/until.js';
 
 interface DeviceProcess {
   child: ChildProcess;
@@ -44,14 +45,6 @@ function kill(device: DeviceProcess): Promise<void> {
 function disk(stateDir: string): FirmwareDiskState | undefined {
   const file = join(stateDir, 'state.json');
   return existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as FirmwareDiskState) : undefined;
-}
-
-async function until(check: () => boolean | Promise<boolean>, withinMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + withinMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
 }
 
 describe('power cut at every firmware state, with the device as a real process', () => {
@@ -114,7 +107,7 @@ describe('power cut at every firmware state, with the device as a real process',
     children.push(first);
     await first.registered;
     const started = await h.firmware.deliveries.start(endpoint, imageId, method);
-    await until(() => cutWhen(dir, () => h.firmware.deliveries.get(started.id)), 10_000, 'the cut point');
+    await untilTrue('the cut point', () => cutWhen(dir, () => h.firmware.deliveries.get(started.id)), 10_000);
     await kill(first);
 
     // Whatever the cut hit, the flash holds a bootable image in the active slot.
@@ -125,7 +118,7 @@ describe('power cut at every firmware state, with the device as a real process',
     children.push(second);
     await second.registered;
     const record = await h.firmware.deliveries.whenFinished(started.id);
-    await until(() => disk(dir)?.state === 0, 5000, 'the device to settle');
+    await untilTrue('the device to settle', () => disk(dir)?.state === 0, 5000);
     const after = disk(dir)!;
     const running = after.slots[after.active]!;
     if (after.active === 1) expect(verifyImage(readFileSync(join(dir, 'slot-1.bin'))).ok).toBe(true);

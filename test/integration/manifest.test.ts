@@ -25,7 +25,7 @@ import { SimulatedDevice } from '../../simulators/device/index.js';
 import { buildSimImage } from '../../simulators/device/firmware/image-format.js';
 import type { DeviceSuitConfig } from '../../simulators/device/firmware/suit-verifier.js';
 import { CLASS, OTHER_ID, VENDOR, createTestPki, type TestPki } from '../unit/firmware/helpers.js';
-import { api as apiRequest, getJson, startTestServer, type TestServer } from '../helpers/in-process-server.js';
+import { api as apiRequest, getJson, startTestServer, uploadFirmware, type TestServer } from '../helpers/in-process-server.js';
 import { defaultServerConfig } from '../../src/config.js';
 import { startServer } from '../../src/server.js';
 import { systemClock, type Clock } from '../../src/util/clock.js';
@@ -144,11 +144,7 @@ describe('signed manifests: the server verifier and the simulated device refuse 
   }
 
   /** Opaque upload: how a package the verifier never saw reaches a device. */
-  async function uploadRaw(bytes: Uint8Array, version: string): Promise<string> {
-    const response = await fetch(`${server.baseUrl}/api/firmware?name=app&version=${version}`, { method: 'POST', headers: { 'content-type': 'application/octet-stream' }, body: Buffer.from(bytes) });
-    expect(response.status).toBe(201);
-    return ((await response.json()) as { id: string }).id;
-  }
+  const uploadRaw = (bytes: Uint8Array, version: string): Promise<string> => uploadFirmware(server.baseUrl, bytes, { name: 'app', version });
 
   async function deliver(endpoint: string, firmwareId: string): Promise<any> {
     const started = await api('POST', `/api/clients/${endpoint}/firmware`, { firmwareId, method: 'push' });

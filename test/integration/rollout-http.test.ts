@@ -7,9 +7,10 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SimulatedDevice } from '../../simulators/device/index.js';
 import { buildSimImage } from '../../simulators/device/firmware/image-format.js';
-import { api, startTestServer, type TestServer } from '../helpers/in-process-server.js';
+import { api, startTestServer, uploadFirmware, type TestServer } from '../helpers/in-process-server.js';
 import { openEventStream } from '../helpers/sse.js';
 import { runCli } from '../helpers/cli-process.js';
+import { until } from '../helpers/until.js';
 
 async function cli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
   const child = runCli(args);
@@ -19,16 +20,6 @@ async function cli(args: string[]): Promise<{ code: number | null; stdout: strin
   child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
   const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
   return { code, stdout, stderr };
-}
-
-async function until<T>(what: string, probe: () => Promise<T | undefined>, withinMs = 20_000): Promise<T> {
-  const deadline = Date.now() + withinMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
 }
 
 describe('rollout campaigns over HTTP and CoAP', () => {
@@ -53,8 +44,7 @@ describe('rollout campaigns over HTTP and CoAP', () => {
       await device.register();
     }
     const image = buildSimImage({ name: 'app', version: '2.0.0', payload: randomBytes(8 * 1024) });
-    const response = await fetch(`${server.baseUrl}/api/firmware?name=app&version=2.0.0&deviceType=sensor`, { method: 'POST', headers: { 'content-type': 'application/octet-stream' }, body: image });
-    imageId = ((await response.json()) as { id: string }).id;
+    imageId = await uploadFirmware(server.baseUrl, image, { name: 'app', version: '2.0.0', deviceType: 'sensor' });
   });
 
   afterAll(async () => {

@@ -8,17 +8,8 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SimulatedDevice } from '../../simulators/device/index.js';
 import { buildSimImage } from '../../simulators/device/firmware/image-format.js';
-import { api, startTestServer, type TestServer } from '../helpers/in-process-server.js';
-
-async function until<T>(what: string, probe: () => Promise<T | undefined>, withinMs = 20_000): Promise<T> {
-  const deadline = Date.now() + withinMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
+import { api, startTestServer, uploadFirmware, type TestServer } from '../helpers/in-process-server.js';
+import { until } from '../helpers/until.js';
 
 const ONE_STAGE = { stages: [{ name: 'all', remaining: true, soakSec: 0 }] };
 
@@ -48,8 +39,7 @@ describe('campaign targets by tags and profiles', () => {
       await device.register();
     }
     const image = buildSimImage({ name: 'app', version: '2.0.0', payload: randomBytes(4 * 1024) });
-    const response = await fetch(`${server.baseUrl}/api/firmware?name=app&version=2.0.0&deviceType=sensor`, { method: 'POST', headers: { 'content-type': 'application/octet-stream' }, body: image });
-    imageId = ((await response.json()) as { id: string }).id;
+    imageId = await uploadFirmware(server.baseUrl, image, { name: 'app', version: '2.0.0', deviceType: 'sensor' });
   });
 
   afterAll(async () => {

@@ -9,7 +9,7 @@ import { serializeMessage } from '../../src/coap/codec.js';
 import { CoapCode, CoapOptionNumber, formatCode } from '../../src/coap/types.js';
 import { DEFAULT_POLICY } from '../../src/firmware/delivery/policy.js';
 import { buildSimImage } from '../../simulators/device/firmware/image-format.js';
-import { api, startTestServer, type TestServer } from '../helpers/in-process-server.js';
+import { api, startTestServer, uploadFirmware, type TestServer } from '../helpers/in-process-server.js';
 import { RawPeer } from '../helpers/raw-coap.js';
 
 const SCALE = 60;
@@ -48,8 +48,7 @@ describe(`serve --time-scale ${SCALE}`, () => {
     const answer = await peer.exchange(register('mute-1'), server.coapPort);
     expect(answer && formatCode(answer.code)).toBe('2.01');
     const image = buildSimImage({ name: 'app', version: '2.0.0', payload: randomBytes(1024) });
-    const upload = await fetch(`${server.baseUrl}/api/firmware?name=app&version=2.0.0`, { method: 'POST', headers: { 'content-type': 'application/octet-stream' }, body: image });
-    const { id: firmwareId } = (await upload.json()) as { id: string };
+    const firmwareId = await uploadFirmware(server.baseUrl, image, { name: 'app', version: '2.0.0' });
 
     const began = Date.now();
     const started = await api(server, 'POST', '/api/clients/mute-1/firmware', { firmwareId, method: 'push' });
