@@ -310,7 +310,7 @@ export class CoapEndpoint {
    */
   notify(remote: RemoteAddress, token: Buffer, response: OutgoingResponse, opts: NotifyOptions = {}): Promise<void> {
     this.assertOpen();
-    const cacheKey = opts.path ? block2Key(remote, opts.path, opts.query ?? []) : undefined;
+    const cacheKey = opts.path ? block2Key(remote, this.peerSecurity(remote), opts.path, opts.query ?? []) : undefined;
     const shaped = this.shapeResponse(response, undefined, undefined, cacheKey);
     const type: CoapMessageType = opts.confirmable ? 'CON' : 'NON';
     const msg: CoapMessage = { type, code: response.code, messageId: this.allocateMessageId(), token, options: shaped.options, payload: shaped.payload };
@@ -657,7 +657,7 @@ export class CoapEndpoint {
     }
 
     // Built only when a response turns out to need Block2: most answers fit one datagram.
-    const cacheKey = (): string => block2Key(remote, path, query);
+    const cacheKey = (): string => block2Key(remote, this.peerSecurity(remote), path, query);
     if (block2 !== undefined && block2.num > 0 && (method === 'GET' || method === 'FETCH')) {
       const key = cacheKey();
       const cached = this.block2.get(key);
@@ -907,8 +907,14 @@ function tokenKey(remote: RemoteAddress, token: Buffer): string {
   return `${remote.address}|${remote.port}|${token.toString('hex')}`;
 }
 
-function block2Key(remote: RemoteAddress, path: string[], query: string[]): string {
-  return `${remote.address}|${remote.port}|${path.join('/')}?${query.join('&')}`;
+/**
+ * A cached body is served block by block without asking the handler again, so the key holds
+ * everything the handler's answer may depend on: the peer's address and, over DTLS, its
+ * authenticated identity (another identity at the same address must be asked afresh).
+ */
+function block2Key(remote: RemoteAddress, security: PeerSecurity | undefined, path: string[], query: string[]): string {
+  const peer = security === undefined ? '' : `${security.mode}:${security.identity}`;
+  return `${remote.address}|${remote.port}|${peer}|${path.join('/')}?${query.join('&')}`;
 }
 
 function textResponse(code: number, reason: string): OutgoingResponse & { options: CoapOption[]; payload: Buffer } {

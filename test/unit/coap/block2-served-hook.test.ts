@@ -5,7 +5,8 @@
 import { describe, it, expect, afterEach } from 'vitest';
 import type { Block2Served, CoapEndpoint } from '../../../src/coap/endpoint.js';
 import { encodeBlock, getBlockOption } from '../../../src/coap/options.js';
-import { CoapCode, CoapOptionNumber, type OutgoingResponse } from '../../../src/coap/types.js';
+import { bindUdpTransport } from '../../../src/coap/udp-transport.js';
+import { CoapCode, CoapOptionNumber, type DatagramTransport, type OutgoingResponse, type PeerIdentity, type RemoteAddress } from '../../../src/coap/types.js';
 import { RawPeer, endpoint, msg, pattern } from './helpers.js';
 
 const cleanups: Array<() => Promise<void>> = [];
@@ -80,5 +81,38 @@ describe('CoapEndpoint Block2 served hook', () => {
     expect(again.payload.equals(first.payload)).toBe(true);
     expect(getBlockOption(again, CoapOptionNumber.Block2)).toEqual({ num: 1, more: true, szx: 6 });
     expect(served).toEqual([0, 1, 1]);
+  });
+
+  it('asks the handler again when another authenticated identity continues from the same address', async () => {
+    // A real UDP transport that reports a DTLS-style peer identity the test can switch.
+    const udp = await bindUdpTransport({ host: '127.0.0.1', port: 0 });
+    let identity: PeerIdentity = { kind: 'psk', identity: 'device-a' };
+    const transport: DatagramTransport = {
+      send: (datagram: Buffer, remote: RemoteAddress) => udp.send(datagram, remote),
+      onDatagram: (handler) => udp.onDatagram(handler),
+      address: () => udp.address(),
+      close: () => udp.close(),
+      peerIdentity: () => identity,
+    };
+    const server = await endpoint({ transport });
+    cleanups.push(() => server.close());
+    const askedBy: string[] = [];
+    server.setRequestHandler((request) => {
+      askedBy.push(request.security?.identity ?? 'none');
+      return { code: CoapCode.Content, payload: pattern(3000) };
+    });
+    const peer = await RawPeer.open();
+    cleanups.push(() => peer.close());
+    const block = (messageId: number, num: number) =>
+      msg({ type: 'CON', code: CoapCode.GET, messageId, token: Buffer.from('0304', 'hex'), options: [{ number: 11, value: Buffer.from('img') }, { number: CoapOptionNumber.Block2, value: encodeBlock({ num, more: false, szx: 6 }) }] });
+    peer.send(block(1, 0), server.address());
+    await peer.nextMessage();
+    peer.send(block(2, 1), server.address());
+    await peer.nextMessage();
+    expect(askedBy).toEqual(['device-a']);
+    identity = { kind: 'psk', identity: 'device-b' };
+    peer.send(block(3, 2), server.address());
+    await peer.nextMessage();
+    expect(askedBy).toEqual(['device-a', 'device-b']);
   });
 });
