@@ -78,7 +78,9 @@ export class EndpointIndex<T extends { readonly endpoint: string }> {
   }
 
   *values(): IterableIterator<T> {
-    // A snapshot of the list: deleting while iterating (the expiry sweep does) is safe.
+    // Walks the list as it was when iteration began: an entry deleted meanwhile is skipped
+    // unless a compaction replaced the list first, so callers that delete (the expiry sweep)
+    // collect what they want, then delete.
     const entries = this.entries;
     const end = entries.length;
     for (let i = 0; i < end; i++) {
