@@ -1,5 +1,6 @@
 /** Reading and building CoAP options (RFC 7252 §5.10, RFC 7959 §2.2, RFC 7641). */
 import { CoapOptionNumber, type BlockOption, type CoapMessage, type CoapOption } from './types.js';
+import { ReceivedMessage } from './received-message.js';
 
 /** Every option number this stack understands; an unknown odd (critical) one is rejected. */
 export const KNOWN_OPTIONS: ReadonlySet<number> = new Set<number>(Object.values(CoapOptionNumber));
@@ -14,16 +15,19 @@ export function getOptions(msg: CoapMessage, number: number): Buffer[] {
 }
 
 export function getOption(msg: CoapMessage, number: number): Buffer | undefined {
+  if (msg instanceof ReceivedMessage) return msg.optionValue(number);
   for (const option of msg.options) if (option.number === number) return option.value;
   return undefined;
 }
 
 export function hasOption(msg: CoapMessage, number: number): boolean {
+  if (msg instanceof ReceivedMessage) return msg.hasOption(number);
   for (const option of msg.options) if (option.number === number) return true;
   return false;
 }
 
 export function getUintOption(msg: CoapMessage, number: number): number | undefined {
+  if (msg instanceof ReceivedMessage) return msg.optionUint(number);
   const value = getOption(msg, number);
   return value === undefined ? undefined : decodeUint(value);
 }
@@ -45,6 +49,7 @@ export function decodeUint(buf: Buffer): number {
 }
 
 function decodeStrings(msg: CoapMessage, number: number): string[] {
+  if (msg instanceof ReceivedMessage) return msg.optionStrings(number);
   const out: string[] = [];
   for (const option of msg.options) if (option.number === number) out.push(option.value.toString('utf8'));
   return out;
@@ -106,9 +111,12 @@ export function getBlockOption(msg: CoapMessage, number: number): BlockOption | 
 }
 
 /** The first unrecognized critical option number, if any (RFC 7252 §5.4.1). */
+const isUnknownCritical = (number: number): boolean => isCriticalOption(number) && !KNOWN_OPTIONS.has(number);
+
 export function firstUnknownCriticalOption(msg: CoapMessage): number | undefined {
+  if (msg instanceof ReceivedMessage) return msg.findOptionNumber(isUnknownCritical);
   for (const option of msg.options) {
-    if (isCriticalOption(option.number) && !KNOWN_OPTIONS.has(option.number)) return option.number;
+    if (isUnknownCritical(option.number)) return option.number;
   }
   return undefined;
 }

@@ -4,12 +4,14 @@ import { CoapFormatError, parseMessage, serializeMessage } from '../../../src/co
 import type { CoapMessage } from '../../../src/coap/types.js';
 
 const hex = (s: string): Buffer => Buffer.from(s.replace(/\s+/g, ''), 'hex');
+/** A parsed message reads its options lazily (a getter); compare its fields as a plain object. */
+const plain = (m: CoapMessage): CoapMessage => ({ type: m.type, code: m.code, messageId: m.messageId, token: m.token, options: m.options, payload: m.payload });
 
 describe('codec: known vectors', () => {
   it('empty ACK is 4 bytes', () => {
     const msg: CoapMessage = { type: 'ACK', code: 0, messageId: 0x1234, token: Buffer.alloc(0), options: [], payload: Buffer.alloc(0) };
     expect(serializeMessage(msg).toString('hex')).toBe('60001234');
-    expect(parseMessage(hex('60001234'))).toEqual(msg);
+    expect(plain(parseMessage(hex('60001234')))).toEqual(msg);
   });
 
   it('CON GET /temperature with a 2-byte token (RFC 7252 Figure 16 shape)', () => {
@@ -47,7 +49,7 @@ describe('codec: known vectors', () => {
     };
     const wire = serializeMessage(msg);
     expect(wire.toString('hex')).toBe('50020001' + 'bd07' + '61'.repeat(20) + 'd224' + '0100' + 'e006f4');
-    expect(parseMessage(wire)).toEqual(msg);
+    expect(plain(parseMessage(wire))).toEqual(msg);
   });
 
   it('sorts options by number, keeping repeats in order', () => {
@@ -67,7 +69,7 @@ describe('codec: known vectors', () => {
 
   it('round-trips an 8-byte token and a long payload', () => {
     const msg: CoapMessage = { type: 'CON', code: 0x03, messageId: 0xffff, token: hex('0102030405060708'), options: [{ number: 12, value: hex('2d16') }], payload: Buffer.alloc(1500, 7) };
-    expect(parseMessage(serializeMessage(msg))).toEqual(msg);
+    expect(plain(parseMessage(serializeMessage(msg)))).toEqual(msg);
   });
 });
 
