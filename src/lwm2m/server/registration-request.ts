@@ -2,6 +2,7 @@ import { CoapCode } from '../../coap/types.js';
 import { LinkFormatError } from '../link-format.js';
 import { parseObjectLinksBytes, type ParsedObjectLinks } from './object-links.js';
 import type { Lwm2mVersion } from './registration.js';
+import { QueryParams } from './query-params.js';
 
 /**
  * Reading the query and payload of Register (POST /rd) and Update (POST /rd/{id}),
@@ -43,28 +44,22 @@ export interface UpdateParams {
   links?: ParsedObjectLinks;
 }
 
-type Query = Map<string, string | true>;
-
-function parseQuery(query: readonly string[]): Query {
-  const params: Query = new Map();
-  for (const item of query) {
-    const eq = item.indexOf('=');
-    const name = eq < 0 ? item : item.slice(0, eq);
-    const value = eq < 0 ? true : item.slice(eq + 1);
-    if (params.has(name)) throw new RegistrationRequestError(CoapCode.BadRequest, `duplicate query parameter "${name}"`);
-    params.set(name, value);
+function parseQuery(query: readonly string[]): QueryParams {
+  const params = QueryParams.read(query);
+  if (!(params instanceof QueryParams)) {
+    throw new RegistrationRequestError(CoapCode.BadRequest, `duplicate query parameter "${params.duplicate}"`);
   }
   return params;
 }
 
-function stringParam(params: Query, name: string, label: string): string | undefined {
+function stringParam(params: QueryParams, name: string, label: string): string | undefined {
   const value = params.get(name);
   if (value === undefined) return undefined;
   if (value === true || value === '') throw new RegistrationRequestError(CoapCode.BadRequest, `${label} (${name}) has no value`);
   return value;
 }
 
-function parseLifetime(params: Query): number | undefined {
+function parseLifetime(params: QueryParams): number | undefined {
   const raw = params.get('lt');
   if (raw === undefined) return undefined;
   const n = raw === true ? NaN : allDigits(raw) ? Number(raw) : NaN;
