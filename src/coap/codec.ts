@@ -144,30 +144,49 @@ export function serializeMessage(msg: CoapMessage): Buffer {
 export function serializeLocationResponse(type: CoapMessageType, code: number, messageId: number, token: Buffer, segments: readonly string[]): Buffer {
   const tkl = token.length;
   if (tkl > 8) throw new RangeError(`token of ${tkl} bytes exceeds 8`);
-  let size = 4 + tkl;
-  for (let i = 0; i < segments.length; i++) {
-    const length = Buffer.byteLength(segments[i], 'utf8');
-    size += 1 + extendedBytes(i === 0 ? CoapOptionNumber.LocationPath : 0) + extendedBytes(length) + length;
-  }
+  let ascii = true;
+  for (let i = 0; i < segments.length && ascii; i++) ascii = isAsciiString(segments[i]);
+  const size = 4 + tkl + locationOptionsSize(segments, ascii);
   const out = Buffer.allocUnsafe(size);
   out[0] = 0x40 | (TYPE_INDEX[type] << 4) | tkl;
   out[1] = code;
   out[2] = (messageId >> 8) & 0xff;
   out[3] = messageId & 0xff;
   let pos = 4;
-  if (tkl > 0) pos += token.copy(out, pos);
+  for (let i = 0; i < tkl; i++) out[pos++] = token[i];
   for (let i = 0; i < segments.length; i++) {
+    const segment = segments[i];
     const delta = i === 0 ? CoapOptionNumber.LocationPath : 0;
     const headerPos = pos++;
     // Measured again rather than kept from the sizing loop: no array per response.
-    const length = Buffer.byteLength(segments[i], 'utf8');
+    const length = ascii ? segment.length : Buffer.byteLength(segment, 'utf8');
     const lengthNibble = nibble(length);
     out[headerPos] = (nibble(delta) << 4) | lengthNibble;
     pos = writeExtended(out, pos, nibble(delta), delta);
     pos = writeExtended(out, pos, lengthNibble, length);
-    pos += out.write(segments[i], pos, 'utf8');
+    if (ascii) {
+      // Registration ids and "rd" are a few ASCII characters: copied here, they skip the
+      // encoder call that Buffer#write makes per string.
+      for (let k = 0; k < length; k++) out[pos++] = segment.charCodeAt(k);
+    } else {
+      pos += out.write(segment, pos, 'utf8');
+    }
   }
   return out;
+}
+
+function isAsciiString(s: string): boolean {
+  for (let k = 0; k < s.length; k++) if (s.charCodeAt(k) >= 0x80) return false;
+  return true;
+}
+
+function locationOptionsSize(segments: readonly string[], ascii: boolean): number {
+  let size = 0;
+  for (let i = 0; i < segments.length; i++) {
+    const length = ascii ? segments[i].length : Buffer.byteLength(segments[i], 'utf8');
+    size += 1 + extendedBytes(i === 0 ? CoapOptionNumber.LocationPath : 0) + extendedBytes(length) + length;
+  }
+  return size;
 }
 
 function sortedOptions(options: CoapOption[]): CoapOption[] {

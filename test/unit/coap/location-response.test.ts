@@ -26,6 +26,7 @@ describe('serializeLocationResponse', () => {
       ['rd', 'y'.repeat(13)],
       ['rd', 'z'.repeat(268), 'w'.repeat(269)],
       ['räd', 'ид-😀'],
+      ['rd', 'ид-1'],
       [''],
       ['a', 'b', 'c', 'd', 'e', 'f'],
       [],
