@@ -17,7 +17,8 @@ export class EndpointIndex<T extends { readonly endpoint: string }> {
   private mask = 1024 - 1;
   /** Values in insertion order; undefined where one was deleted. */
   private entries: (T | undefined)[] = [];
-  private entryHashes: number[] = [];
+  /** The hash of entries[i] at i (a typed array: int32 hashes do not fit V8's small integers). */
+  private entryHashes = new Int32Array(1024);
   private live = 0;
 
   get size(): number {
@@ -51,9 +52,11 @@ export class EndpointIndex<T extends { readonly endpoint: string }> {
       }
     }
     table[2 * slot] = hash;
-    table[2 * slot + 1] = this.entries.length + 1;
+    const position = this.entries.length;
+    table[2 * slot + 1] = position + 1;
     this.entries.push(value);
-    this.entryHashes.push(hash);
+    if (position === this.entryHashes.length) this.entryHashes = grown(this.entryHashes, 2 * position);
+    this.entryHashes[position] = hash;
     this.live++;
     // Load factor at most one half keeps probe runs short.
     if (2 * this.live > this.mask + 1) this.rebuild(2 * (this.mask + 1));
@@ -109,13 +112,10 @@ export class EndpointIndex<T extends { readonly endpoint: string }> {
 
   /** New table of `capacity` slots; the value list loses its holes. Reads no key string. */
   private rebuild(capacity: number): void {
-    const entries: (T | undefined)[] = [];
-    const hashes: number[] = [];
-    for (let i = 0; i < this.entries.length; i++) {
-      if (this.entries[i] === undefined) continue;
-      entries.push(this.entries[i]);
-      hashes.push(this.entryHashes[i]);
-    }
+    // Growth without deletions (the common case) keeps the lists as they are.
+    if (this.entries.length !== this.live) this.squeezeHoles();
+    const entries = this.entries;
+    const hashes = this.entryHashes;
     const table = new Int32Array(2 * capacity);
     const mask = capacity - 1;
     for (let position = 0; position < entries.length; position++) {
@@ -126,9 +126,25 @@ export class EndpointIndex<T extends { readonly endpoint: string }> {
     }
     this.table = table;
     this.mask = mask;
+  }
+
+  private squeezeHoles(): void {
+    const entries: (T | undefined)[] = [];
+    const hashes = new Int32Array(Math.max(1024, this.live));
+    for (let i = 0; i < this.entries.length; i++) {
+      if (this.entries[i] === undefined) continue;
+      hashes[entries.length] = this.entryHashes[i];
+      entries.push(this.entries[i]);
+    }
     this.entries = entries;
     this.entryHashes = hashes;
   }
+}
+
+function grown(array: Int32Array<ArrayBuffer>, length: number): Int32Array<ArrayBuffer> {
+  const bigger = new Int32Array(length);
+  bigger.set(array);
+  return bigger;
 }
 
 // A per-process random start: names are chosen by devices, so a fixed hash would let anyone
