@@ -176,6 +176,8 @@ export class RequestQueue {
 
   /** A register or update arrived from the device. */
   registrationMessage(registration: Registration): void {
+    // Most fleets have no queue-mode device: skip hashing every registering name for nothing.
+    if (!registration.queueMode && this.queues.size === 0) return;
     const endpoint = registration.endpoint;
     const existing = this.queues.get(endpoint);
     if (!registration.queueMode) {
