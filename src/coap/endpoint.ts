@@ -26,7 +26,8 @@ import { nextOutgoing, nextServerExchange, type OutgoingEvent, type OutgoingStat
 import { DedupCache, type DedupKey } from './dedup-cache.js';
 import { TimerQueue, type Deadline } from './timer-queue.js';
 import { Block1Assembler } from './block1-assembler.js';
-import { Block2Cache } from './block2-cache.js';
+import { Block2Cache, type CachedBody } from './block2-cache.js';
+import { ACK_TYPE, NON_TYPE, block2Prefix, serializeBlock2, type Block2Prefix } from './block2-response.js';
 import { completeBlock2, performTransfer, randomToken, type ExchangeSpec, type TransferContext } from './client-transfer.js';
 import { isFreshNotification } from './observe-freshness.js';
 import {
@@ -166,6 +167,8 @@ export class CoapEndpoint {
 
   private handler: RequestHandler = () => ({ code: CoapCode.NotFound });
   private block2Served: ((served: Block2Served) => void) | undefined;
+  /** Per cached body, its options before Block2 serialized once (null: it has options after Block2). */
+  private readonly block2Prefixes = new WeakMap<CachedBody, Block2Prefix | null>();
   private unknownNotificationHandler: (n: IncomingResponse) => 'keep' | 'reject' = () => 'reject';
   private readonly dedup: DedupCache<DedupEntry>;
   private readonly timers: TimerQueue;
@@ -665,7 +668,7 @@ export class CoapEndpoint {
         // A GET for a slice of a cached body is idempotent (RFC 7252 §4.5 lets us skip
         // de-duplication): a duplicate is served the identical slice again. Keeping every
         // block's bytes for EXCHANGE_LIFETIME would hold whole images per pulling device.
-        this.answerNow(msg, remote, undefined, cached.response, { block2, block1Echo, cacheKey: key });
+        if (block1Echo !== undefined || !this.answerCachedBlock(msg, remote, cached, block2)) this.answerNow(msg, remote, undefined, cached.response, { block2, block1Echo, cacheKey: key });
         return;
       }
       // Cache miss (expired, or a notification's blocks): ask the handler again and slice.
@@ -780,6 +783,39 @@ export class CoapEndpoint {
     });
     if (dedupKey !== undefined) this.dedup.set(dedupKey, bytes);
     this.send(bytes, remote);
+  }
+
+  /**
+   * A block after the first of a cached body, as shapeResponse + serializeMessage would
+   * answer it, from the body's options serialized once (see block2-response.ts); false when
+   * this body or block needs the general path (options after Block2, a block beyond the body).
+   */
+  private answerCachedBlock(msg: CoapMessage, remote: RemoteAddress, cached: CachedBody, block2: BlockOption): boolean {
+    let prefix = this.block2Prefixes.get(cached);
+    if (prefix === undefined) {
+      const response = cached.response;
+      const options: CoapOption[] = [];
+      if (response.contentFormat !== undefined) options.push({ number: CoapOptionNumber.ContentFormat, value: encodeUint(response.contentFormat) });
+      for (const segment of response.locationPath ?? []) options.push({ number: CoapOptionNumber.LocationPath, value: Buffer.from(segment, 'utf8') });
+      if (response.options) options.push(...response.options);
+      if (!options.some((o) => o.number === CoapOptionNumber.ETag)) options.push({ number: CoapOptionNumber.ETag, value: cached.etag });
+      prefix = block2Prefix(options) ?? null;
+      this.block2Prefixes.set(cached, prefix);
+    }
+    if (prefix === null) return false;
+    const body = cached.body;
+    const szx = Math.min(block2.szx, this.preferredSzx);
+    const size = blockSize(szx);
+    const num = block2.num;
+    const offset = num * size;
+    if (offset >= body.length) return false;
+    const chunk = body.subarray(offset, offset + size);
+    const more = offset + chunk.length < body.length;
+    const confirmable = msg.type === 'CON';
+    const bytes = serializeBlock2(confirmable ? ACK_TYPE : NON_TYPE, cached.response.code, confirmable ? msg.messageId : this.allocateMessageId(), msg.token, prefix, num, more, szx, chunk);
+    this.block2Served?.({ response: cached.response, num, szx, bytesThrough: offset + chunk.length, total: body.length });
+    this.send(bytes, remote);
+    return true;
   }
 
   /**
