@@ -292,6 +292,13 @@ export class DeliveryService {
       }
       const commands = resumeCommands(record, this.clock.now(), this.policy);
       runtime.chain = runtime.chain.then(() => this.run(runtime, commands));
+      // These states wait for the device's next registration, which may already have come:
+      // while this process was down, or after it restarted but before this resume (the
+      // listener serves registrations first). The device then registers no more until its
+      // lifetime runs out, so its current registration is checked now, as a fresh one would
+      // be: what it reports (State, Update Result, PkgVersion) decides.
+      const registration = this.options.registration(record.endpoint);
+      if ((record.state === 'updating' || record.state === 'verifying') && registration !== undefined) this.onRegistration(registration);
     }
     return active.length;
   }
