@@ -9,9 +9,11 @@
  * parseObjectLinks, so devices of one type share one frozen links array again after a
  * restart (the memory budget of 1M devices depends on it).
  *
- * Times: registeredAt is absolute (ms); lastUpdateAt and expiresAt are stored as the
- * distance from the field before, small integers that cost less to write than 13-digit
- * timestamps.
+ * Times: lastUpdateAt and expiresAt are stored as the distance from the field before,
+ * and registeredAt as the distance from a time base kept beside the row (the SQLite
+ * column time_base, one value per batch; 0, i.e. absolute, in rows of older versions and
+ * in the memory store): small integers that cost less to format and to write than
+ * 13-digit timestamps, on the thread that answers devices.
  */
 import { serializeLinkFormat, type WebLink } from '../lwm2m/link-format.js';
 import { parseObjectLinks } from '../lwm2m/server/object-links.js';
@@ -33,6 +35,7 @@ export const ROW = {
   rootPath: 8,
   /** Link-format text, or the number of a stored link set. */
   links: 9,
+  /** registeredAt - the row's time base. */
   registeredAt: 10,
   /** lastUpdateAt - registeredAt. */
   updatedAfter: 11,
@@ -94,7 +97,8 @@ export type KeyedRow = [endpoint: string, ...row: RegistrationRow];
 
 // Written out rather than [r.endpoint, ...toRow(r, links)]: this runs once per registration
 // written, and the spread would build and drop a second array each time. Keep both in step with ROW.
-export function toKeyedRow(r: Registration, links: string | number): KeyedRow {
+/** `timeBase`: subtracted from registeredAt; the row must be stored with it (see the file comment). */
+export function toKeyedRow(r: Registration, links: string | number, timeBase: number): KeyedRow {
   return [
     r.endpoint,
     r.id,
@@ -107,7 +111,7 @@ export function toKeyedRow(r: Registration, links: string | number): KeyedRow {
     r.address.port,
     r.rootPath,
     links,
-    r.registeredAt,
+    r.registeredAt - timeBase,
     r.lastUpdateAt - r.registeredAt,
     r.expiresAt - r.lastUpdateAt,
   ];
@@ -139,9 +143,14 @@ const isNumber = (v: unknown): v is number => Number.isFinite(v);
 
 /**
  * Throws StoreCorruptError when the row is not one this code wrote, or names a link set
- * `storedLinks` does not know.
+ * `storedLinks` does not know. `timeBase`: the one the row was written with.
  */
-export function fromRow(endpoint: string, row: unknown, storedLinks: (ref: number) => readonly WebLink[] | undefined): Registration {
+export function fromRow(
+  endpoint: string,
+  row: unknown,
+  storedLinks: (ref: number) => readonly WebLink[] | undefined,
+  timeBase = 0,
+): Registration {
   const r = row as unknown[];
   const ok =
     endpoint !== '' &&
@@ -157,8 +166,9 @@ export function fromRow(endpoint: string, row: unknown, storedLinks: (ref: numbe
     (isText(r[9]) || isInt(r[9])) &&
     isNumber(r[10]) && isNumber(r[11]) && isNumber(r[12]);
   if (!ok) throw new StoreCorruptError(`stored registration of ${JSON.stringify(endpoint)} is not a registration row`);
-  const [id, lifetimeSec, lwm2mVersion, binding, queueMode, smsNumber, address, port, rootPath, links, registeredAt, updatedAfter, expiresAfter] =
+  const [id, lifetimeSec, lwm2mVersion, binding, queueMode, smsNumber, address, port, rootPath, links, registeredAfterBase, updatedAfter, expiresAfter] =
     r as RegistrationRow;
+  const registeredAt = timeBase + registeredAfterBase;
   let objectLinks: readonly WebLink[] | undefined;
   if (typeof links === 'number') {
     objectLinks = storedLinks(links);

@@ -8,6 +8,17 @@ export class MigrationError extends Error {
 }
 
 /**
+ * Page size of a NEW database file (an existing one keeps its own: in WAL mode it cannot
+ * change). Registration batches rewrite the b-tree pages their rows land on, and every
+ * written page is a WAL frame and a system call at commit and again at checkpoint: with
+ * 16 KiB pages the writer thread spent ~20 % less CPU per row on endpoints in order
+ * (the benchmark's fleet) and ~30 % less on endpoints in random order (a real fleet's
+ * updates), measured on 260k rows. Point reads of the other tables read bigger pages,
+ * but they are few and mostly cached.
+ */
+export const NEW_DATABASE_PAGE_SIZE = 16384;
+
+/**
  * Opens (creating if needed) the database file in WAL mode and brings its schema up to
  * date. synchronous=NORMAL: a commit reaches the OS before the call returns, so a killed
  * process loses nothing committed; only a power cut may lose the last commits, which the
@@ -16,6 +27,8 @@ export class MigrationError extends Error {
 export function openDatabase(file: string, migrations: readonly Migration[] = MIGRATIONS): SqliteDatabase {
   const db = new Database(file);
   try {
+    // Takes effect only while the file is still empty (no-op otherwise), so before anything else.
+    db.pragma(`page_size = ${NEW_DATABASE_PAGE_SIZE}`);
     db.pragma('journal_mode = WAL');
     db.pragma('synchronous = NORMAL');
     db.pragma('foreign_keys = ON');

@@ -26,6 +26,10 @@ export class LinkInterner {
   private readonly byArray = new WeakMap<readonly WebLink[], LinkSet | string>();
   private readonly byText = new Map<string, LinkSet>();
   private next = 1;
+  // Devices of one type share one links array, and a batch is mostly one or a few types:
+  // the last answer saves the WeakMap lookup on most rows.
+  private lastArray: readonly WebLink[] | undefined;
+  private lastSet: LinkSet | string | undefined;
 
   /** `stored`: the sets already in the table, [number, text]. */
   constructor(stored: Iterable<readonly [number, string]>, private readonly limit = MAX_LINK_SETS) {
@@ -40,8 +44,10 @@ export class LinkInterner {
    * added to `definitions` the first time the batch names it; or the text when the table is full.
    */
   ref(links: readonly WebLink[], batch: number, definitions: Array<[number, string]>): number | string {
-    let set = this.byArray.get(links);
+    let set = links === this.lastArray ? this.lastSet : this.byArray.get(links);
     if (set === undefined) set = this.enter(links);
+    this.lastArray = links;
+    this.lastSet = set;
     if (typeof set === 'string') return set;
     if (set.batch !== batch) {
       set.batch = batch;

@@ -159,4 +159,12 @@ export const MIGRATIONS: readonly Migration[] = [
       ) WITHOUT ROWID;
     `,
   },
+  {
+    version: 7,
+    name: 'registration time base',
+    // A row's registeredAt becomes an offset from this column (registration-codec.ts), so
+    // the hot path formats small integers instead of 13-digit timestamps. Existing rows
+    // hold the absolute time, which is an offset from 0: nothing to convert.
+    sql: 'ALTER TABLE registrations ADD COLUMN time_base INTEGER NOT NULL DEFAULT 0',
+  },
 ];

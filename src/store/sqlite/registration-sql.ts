@@ -16,6 +16,8 @@
  * endpoint in a batch numbered below seq is older than the de-registration and is skipped.
  * Once batch seq itself is written, every older batch is too, and the tombstone goes.
  * They are read once per batch (usually none), not probed per row.
+ *
+ * Every row of a batch gets the batch's time base (column time_base, registration-codec.ts).
  */
 import type { KeyedRow } from '../registration-codec.js';
 import type { RegistrationBatch } from './registration-batch.js';
@@ -26,7 +28,12 @@ export function registrationBatchWriter(db: SqliteDatabase): (batch: Registratio
   // registration the device had before. A batch row is [endpoint, ...stored row]; rows go
   // in array order, so the last put of an endpoint wins.
   const putRows = db.prepare(
-    "INSERT OR REPLACE INTO registrations (endpoint, data) SELECT value ->> 0, jsonb_remove(value, '$[0]') FROM jsonb_each(jsonb(?))",
+    "INSERT OR REPLACE INTO registrations (endpoint, data, time_base) SELECT value ->> 0, jsonb_remove(value, '$[0]'), ? FROM jsonb_each(jsonb(?))",
+  );
+  // The same for rows that arrive as UTF-8 bytes: bound as a blob, which jsonb() would
+  // take for binary JSON, so it is read as text first (no conversion in JavaScript).
+  const putRowBytes = db.prepare(
+    "INSERT OR REPLACE INTO registrations (endpoint, data, time_base) SELECT value ->> 0, jsonb_remove(value, '$[0]'), ? FROM jsonb_each(jsonb(CAST(? AS TEXT)))",
   );
   const deleteRow = db.prepare('DELETE FROM registrations WHERE endpoint = ?');
   const defineLinks = db.prepare('INSERT OR IGNORE INTO registration_links (id, links) VALUES (?, ?)');
@@ -41,8 +48,11 @@ export function registrationBatchWriter(db: SqliteDatabase): (batch: Registratio
     }
     for (const [n, text] of batch.links) defineLinks.run(n, text);
     for (const step of batch.steps) {
-      if (typeof step === 'string') putRows.run(blocked ? withoutEndpoints(step, blocked) : step);
-      else for (const endpoint of step) deleteRow.run(endpoint);
+      if (typeof step === 'string') putRows.run(batch.timeBase, blocked ? withoutEndpoints(step, blocked) : step);
+      else if (step instanceof Uint8Array) {
+        if (blocked) putRows.run(batch.timeBase, withoutEndpoints(Buffer.from(step.buffer, step.byteOffset, step.byteLength).toString('utf8'), blocked));
+        else putRowBytes.run(batch.timeBase, step);
+      } else for (const endpoint of step) deleteRow.run(endpoint);
     }
     if (done) dropTombstones.run(batch.seq);
   };

@@ -42,11 +42,15 @@ export class SqliteRegistrations implements RegistrationPersistence {
     const used = new Set<number>();
     const loaded: Registration[] = [];
     const unreadable: string[] = [];
-    for (const [endpoint, data] of this.db.prepare("SELECT endpoint, CASE WHEN typeof(data) = 'blob' AND json_valid(data, 8) THEN json(data) ELSE data END FROM registrations").raw().all() as Array<[string, string | Buffer]>) {
+    const rows = this.db
+      .prepare("SELECT endpoint, CASE WHEN typeof(data) = 'blob' AND json_valid(data, 8) THEN json(data) ELSE data END, time_base FROM registrations")
+      .raw()
+      .all() as Array<[string, string | Buffer, number]>;
+    for (const [endpoint, data, timeBase] of rows) {
       try {
         // A blob that is not valid JSONB comes back as bytes: unreadable like bad text.
         const row = parseRow(typeof data === 'string' ? data : '');
-        const registration = fromRow(endpoint, row, (n) => linkSets.get(n));
+        const registration = fromRow(endpoint, row, (n) => linkSets.get(n), timeBase);
         const links = (row as unknown[])[ROW.links];
         if (typeof links === 'number') used.add(links);
         loaded.push(registration);

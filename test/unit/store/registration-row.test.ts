@@ -13,7 +13,16 @@ describe('registration row', () => {
     const row = toRow(r, 7);
     expect(row).toEqual(['r1', 300, '1.1', 'U', 1, '+49', '127.0.0.1', 40000, '/', 7, 1_700_000_000_000, 60_000, 300_000]);
     expect(row[ROW.links]).toBe(7);
-    expect(toKeyedRow(r, 7)).toEqual(['dev', ...row]);
+    expect(toKeyedRow(r, 7, 0)).toEqual(['dev', ...row]);
+  });
+
+  it('stores registeredAt as an offset from a time base, and reads it back with that base', () => {
+    const keyed = toKeyedRow(r, 7, 1_700_000_060_000);
+    expect(keyed[1 + ROW.registeredAt]).toBe(-60_000);
+    expect(keyed.slice(1 + ROW.registeredAt + 1)).toEqual([60_000, 300_000]);
+    const back = fromRow('dev', keyed.slice(1), () => r.objectLinks, 1_700_000_060_000);
+    expect(back).toEqual(r);
+    expect(fromRow('dev', keyed.slice(1), () => r.objectLinks).registeredAt).toBe(-60_000);
   });
 
   it('reads back what it wrote, links inline or numbered', () => {

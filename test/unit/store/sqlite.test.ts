@@ -4,7 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { chmodSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { applyMigrations, MigrationError, openDatabase, schemaVersion } from '../../../src/store/sqlite/database.js';
+import { applyMigrations, MigrationError, NEW_DATABASE_PAGE_SIZE, openDatabase, schemaVersion } from '../../../src/store/sqlite/database.js';
 import { MIGRATIONS } from '../../../src/store/sqlite/migrations.js';
 import { SqliteStore, SQLITE_FILE_NAME } from '../../../src/store/sqlite/sqlite-store.js';
 import { SecretBox, loadOrCreateSecretKey, SecretKeyFileError } from '../../../src/store/secret-box.js';
@@ -37,6 +37,22 @@ describe('migrations', () => {
     expect((again.prepare('SELECT COUNT(*) AS n FROM schema_version').get() as { n: number }).n).toBe(MIGRATIONS.length);
     expect(again.pragma('journal_mode', { simple: true })).toBe('wal');
     again.close();
+  });
+
+  it('a new file gets 16 KiB pages; an existing file keeps its page size and is still brought up to date', () => {
+    const fresh = openDatabase(join(dir(), 'new.sqlite'));
+    expect(fresh.pragma('page_size', { simple: true })).toBe(NEW_DATABASE_PAGE_SIZE);
+    fresh.close();
+    const file = join(dir(), 'old.sqlite');
+    const old = new Database(file);
+    old.pragma('page_size = 4096');
+    old.pragma('journal_mode = WAL');
+    applyMigrations(old, MIGRATIONS.filter((m) => m.version <= 6));
+    old.close();
+    const reopened = openDatabase(file);
+    expect(reopened.pragma('page_size', { simple: true })).toBe(4096);
+    expect(schemaVersion(reopened)).toBe(MIGRATIONS[MIGRATIONS.length - 1].version);
+    reopened.close();
   });
 
   it('apply only the new steps on an older database', () => {
@@ -179,6 +195,38 @@ describe('migration 5: registrations keyed by endpoint', () => {
   });
 });
 
+describe('migration 7: registration time base', () => {
+  it('keeps rows of version 6 (absolute registeredAt) and stores new rows as offsets from the batch base', async () => {
+    const dataDir = dir();
+    const file = join(dataDir, SQLITE_FILE_NAME);
+    const old = new Database(file);
+    applyMigrations(old, MIGRATIONS.filter((m) => m.version <= 6));
+    const before = registration({ id: 'r1', endpoint: 'dev-old', lastUpdateAt: 1_700_000_060_000, expiresAt: 1_700_000_360_000 });
+    old.prepare('INSERT INTO registrations (endpoint, data) VALUES (?, ?)').run('dev-old', encodeRegistration(before));
+    old.close();
+
+    const box = new SecretBox(randomBytes(32));
+    let store = SqliteStore.open(dataDir, box);
+    expect(applyMigrations(store.db)).toEqual([]);
+    expect(await store.registrations.loadAll()).toEqual([before]);
+    const fresh = registration({ id: 'r2', endpoint: 'dev-new', registeredAt: 1_800_000_000_000, lastUpdateAt: 1_800_000_000_000, expiresAt: 1_800_000_300_000 });
+    const updated = registration({ id: 'r3', endpoint: 'dev-upd', lastUpdateAt: 1_800_000_000_500, expiresAt: 1_800_000_300_500 });
+    await store.registrations.apply([{ op: 'put', registration: fresh }, { op: 'put', registration: updated }]);
+    const stored = store.db
+      .prepare('SELECT endpoint, time_base AS base, data ->> ? AS offset FROM registrations ORDER BY endpoint')
+      .all(`$[${ROW.registeredAt}]`);
+    expect(stored).toEqual([
+      { endpoint: 'dev-new', base: 1_800_000_000_000, offset: 0 },
+      { endpoint: 'dev-old', base: 0, offset: 1_700_000_000_000 },
+      { endpoint: 'dev-upd', base: 1_800_000_000_000, offset: 1_700_000_000_000 - 1_800_000_000_000 },
+    ]);
+    await store.close();
+    store = SqliteStore.open(dataDir, box);
+    expect((await store.registrations.loadAll()).sort((a, b) => a.id.localeCompare(b.id))).toEqual([before, fresh, updated]);
+    await store.close();
+  });
+});
+
 describe('de-registration written at once (deleteNow)', () => {
   it.each(['thread', 'inline'] as const)('a put handed over before it cannot resurrect it (%s writer)', async (registrationWriter) => {
     const dataDir = dir();
@@ -221,6 +269,27 @@ describe('de-registration written at once (deleteNow)', () => {
     expect((await registrations.loadAll()).sort((a, b) => a.id.localeCompare(b.id))).toEqual([other, back]);
     expect(db.prepare('SELECT COUNT(*) AS n FROM registration_tombstones').get()).toEqual({ n: 0 });
     writer.close();
+    db.close();
+  });
+
+  it('a long batch travels to the writer thread as bytes and is stored like text; a tombstone still stops its puts', async () => {
+    const dataDir = dir();
+    const box = new SecretBox(randomBytes(32));
+    const store = SqliteStore.open(dataDir, box, { registrationWriter: 'thread' });
+    const many = Array.from({ length: 600 }, (_, i) => registration({ id: `r${i}`, endpoint: `dev-${i}`, address: { address: '10.0.0.1', port: i } }));
+    await store.registrations.apply(many.map((r) => ({ op: 'put' as const, registration: r })));
+    expect((await store.registrations.loadAll()).sort((a, b) => a.address.port - b.address.port)).toEqual(many);
+    await store.close();
+
+    // The same steps as bytes through the batch writer, with dev-7 de-registered after they were handed over.
+    const db = openDatabase(join(dir(), 'bytes.sqlite'));
+    const registrations = new SqliteRegistrations(db, undefined, new HeldWriter(db));
+    db.prepare('INSERT INTO registration_tombstones (endpoint, seq) VALUES (?, ?)').run('dev-7', 2);
+    const rows = JSON.stringify(many.slice(0, 10).map((r) => [r.endpoint, r.id, r.lifetimeSec, r.lwm2mVersion, r.binding, 0, null, r.address.address, r.address.port, r.rootPath, 'links-x', 0, 0, 300_000]));
+    const write = registrationBatchWriter(db);
+    write({ seq: 1, timeBase: 1_700_000_000_000, links: [], steps: [Buffer.from(rows.replaceAll('"links-x"', JSON.stringify('</1/0>')), 'utf8')] });
+    const loaded = (await registrations.loadAll()).map((r) => r.endpoint).sort();
+    expect(loaded).toEqual(many.slice(0, 10).map((r) => r.endpoint).filter((e) => e !== 'dev-7').sort());
     db.close();
   });
 
