@@ -157,6 +157,9 @@ async function openAll(
     verifyImage: (image, endpoint) => profiles.verifyImage(image, endpoint),
   });
   closers.push(() => firmware.close());
+  // Requests are served from secure.attach() on, before the deliveries are resumed below:
+  // meanwhile a device pulling across the restart is asked to come back, not told 4.04.
+  firmware.host.beginRestoring();
   profiles.followDeliveries(firmware.deliveries, store.firmwareImages);
   // Pull URIs (/fw/<token>) are served by the same endpoints, in front of the LwM2M routes.
   lwm2m.handleRequest = firmware.wrapHandler(lwm2m.handleRequest.bind(lwm2m));
@@ -173,6 +176,7 @@ async function openAll(
   }
   lwm2m.start();
   await firmware.deliveries.resume();
+  firmware.host.endRestoring();
   const deviceTags = await DeviceTags.open(store.deviceTags);
   const rollout = await createRolloutModule({
     lwm2m,

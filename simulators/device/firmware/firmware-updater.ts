@@ -10,6 +10,9 @@ import { StreamingVerifier, verifyImage, type SimImageHeader } from './image-for
 import type { SuitPackageVerdict } from './suit-verifier.js';
 import { BlockPuller, parseCoapUri, PullError, type PullTarget } from './pull-client.js';
 import type { FirmwareDiskState, SlotIndex, SlotStore } from './slot-store.js';
+
+/** How many times a pull waits for a server that answered 5.03 before it gives up (result 4). */
+const MAX_BUSY_WAITS = 30;
 import { DeviceFwState, nextUpdaterState, UpdaterTransitionError, type UpdaterEvent } from './updater-state.js';
 
 export interface FirmwareUpdaterOptions {
@@ -265,6 +268,9 @@ export class FirmwareUpdater {
     const early = this.disk.total !== null ? this.precheck(this.disk.total) : undefined;
     if (early !== undefined) return this.failDownload(early);
     let attemptsLeft = this.behaviour.pullResumeAttempts ?? 5;
+    // A server that asks us to come back (5.03, e.g. while it restarts) is waited for, a
+    // bounded number of times, without spending the attempts kept for lost links.
+    let waitsLeft = MAX_BUSY_WAITS;
     const uri = this.disk.uri;
     for (;;) {
       if (this.stopped || this.disk.uri !== uri) return;
@@ -276,6 +282,14 @@ export class FirmwareUpdater {
         const error = err as PullError;
         if (error.kind === 'aborted') return;
         if (error.kind === 'simulated-loss') return this.failDownload(4);
+        if (error.kind === 'busy' && waitsLeft-- > 0) {
+          await new Promise((resolve) => setTimeout(resolve, error.retryAfterMs ?? 1000).unref());
+          if (this.stopped || this.disk.uri !== uri) return;
+          offset = this.store.slotLength(slot);
+          etag = this.disk.etag ? Buffer.from(this.disk.etag, 'hex') : undefined;
+          this.options.log?.(`server busy (${error.message}); resuming at byte ${offset}`);
+          continue;
+        }
         if (error.kind === 'changed') {
           // Another image behind the same URI: start over.
           offset = 0;

@@ -32,8 +32,12 @@ export class PullError extends Error {
   override readonly name = 'PullError';
   constructor(
     message: string,
-    /** 'lost' when the server stopped answering; 'refused' when it answered an error. */
-    readonly kind: 'lost' | 'refused' | 'changed' | 'aborted' | 'simulated-loss',
+    /**
+     * 'lost' when the server stopped answering; 'refused' when it answered an error;
+     * 'busy' when it answered 5.03 Service Unavailable (come back after `retryAfterMs`).
+     */
+    readonly kind: 'lost' | 'refused' | 'busy' | 'changed' | 'aborted' | 'simulated-loss',
+    readonly retryAfterMs?: number,
   ) {
     super(message);
   }
@@ -205,6 +209,11 @@ export class BlockPuller {
 
   /** The answer to the block asked for: checked, handed over, and the next one asked for. */
   private onResponse(run: Run, response: CoapMessage): void {
+    if (response.code === CoapCode.ServiceUnavailable) {
+      // RFC 7252 §5.9.3.4: Max-Age says when to come back (60 s when absent, §5.10.5).
+      const maxAgeSec = getUintOption(response, CoapOptionNumber.MaxAge) ?? 60;
+      throw new PullError(`server busy: ${response.payload.toString('utf8').slice(0, 100)}`, 'busy', maxAgeSec * 1000);
+    }
     if (codeClass(response.code) !== 2) {
       throw new PullError(`server answered ${formatCode(response.code)}: ${response.payload.toString('utf8').slice(0, 100)}`, 'refused');
     }

@@ -276,6 +276,7 @@ export class DeliveryService {
   /** After a restart: picks up every unfinished delivery from the store. */
   private async resumeAll(): Promise<number> {
     const active = await this.options.store.active();
+    const rehosting: Promise<void>[] = [];
     for (const record of active) {
       if (this.running.has(record.id) || this.byEndpoint.has(record.endpoint)) continue;
       const runtime = this.track(record);
@@ -286,8 +287,9 @@ export class DeliveryService {
       }
       if (record.state !== 'inspecting') this.watch(runtime);
       if (record.state === 'transferring' && record.method === 'pull' && record.deviceState === 1) {
-        // The device may be mid-download on our URI: host it again and let it go on.
-        void this.rehost(runtime);
+        // The device may be mid-download on our URI: host it again (before resume returns,
+        // so the server can stop asking pulling devices to wait) and let it go on.
+        rehosting.push(this.rehost(runtime));
         continue;
       }
       const commands = resumeCommands(record, this.clock.now(), this.policy);
@@ -300,6 +302,7 @@ export class DeliveryService {
       const registration = this.options.registration(record.endpoint);
       if ((record.state === 'updating' || record.state === 'verifying') && registration !== undefined) this.onRegistration(registration);
     }
+    await Promise.all(rehosting);
     return active.length;
   }
 
@@ -524,6 +527,7 @@ export class DeliveryService {
     return { coap: !secure, coaps: secure };
   }
 
+  /** Resolves once the image is hosted again (or that failed); the status poll goes on after. */
   private async rehost(runtime: Runtime): Promise<void> {
     try {
       const bytes = await this.acquire(runtime);
@@ -532,10 +536,11 @@ export class DeliveryService {
       const generation = runtime.transferGeneration;
       const current = (): boolean => runtime.transferGeneration === generation && !TERMINAL_STATES.has(runtime.record.state);
       this.options.host.host(runtime.record.pullToken!, bytes, meta.sha256, this.pullProgress(runtime, bytes.length, current), { endpoint, secure: this.isSecure(endpoint) });
-      await this.pollOnce(runtime);
     } catch (err) {
       this.dispatch(runtime, this.failure('host the image again', err, false));
+      return;
     }
+    void this.pollOnce(runtime);
   }
 
   /**

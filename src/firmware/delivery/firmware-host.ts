@@ -58,8 +58,17 @@ class HostedImage implements OutgoingResponse {
   }
 }
 
+/** Seconds a device is told to wait (Max-Age of a 5.03) while the server restores its pull URIs. */
+export const RESTORING_RETRY_SEC = 1;
+
 export class FirmwareHost {
   private readonly hosted = new Map<string, HostedImage>();
+  /**
+   * Set while the server starts: its listener answers before the deliveries in progress
+   * have hosted their images again, and a device pulling across the restart would read
+   * 4.04 as "this URI is gone" and give up on a delivery that is about to go on.
+   */
+  private restoring = false;
 
   constructor(private readonly options: FirmwareHostOptions = {}) {}
 
@@ -95,11 +104,26 @@ export class FirmwareHost {
     return this.hosted.size;
   }
 
+  /** Until endRestoring(), an unknown /fw/<token> is answered 5.03 with Max-Age (come back), not 4.04. */
+  beginRestoring(): void {
+    this.restoring = true;
+  }
+
+  endRestoring(): void {
+    this.restoring = false;
+  }
+
   /** The answer for a /fw/... request, or undefined when the request is not ours. */
   handle(request: IncomingRequest): OutgoingResponse | undefined {
     if (request.path[0] !== PULL_PATH_PREFIX) return undefined;
     if (request.path.length !== 2) return text(CoapCode.NotFound, 'no such firmware image');
     const entry = this.hosted.get(request.path[1]);
+    if (!entry && this.restoring) {
+      return {
+        ...text(CoapCode.ServiceUnavailable, 'the server is starting: retry shortly'),
+        options: [{ number: CoapOptionNumber.MaxAge, value: Buffer.from([RESTORING_RETRY_SEC]) }],
+      };
+    }
     if (!entry) return text(CoapCode.NotFound, 'no such firmware image (the delivery ended or never existed)');
     if (request.method !== 'GET') return text(CoapCode.MethodNotAllowed, 'firmware images are read with GET');
     if (entry.access?.secure) {
