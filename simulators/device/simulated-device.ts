@@ -21,7 +21,7 @@ import { ContentFormat } from '../../src/lwm2m/formats/types.js';
 import { loadObjectModel } from '../../src/lwm2m/model/registry.js';
 import type { ObjectModel } from '../../src/lwm2m/model/types.js';
 import type { LwM2mNode } from '../../src/lwm2m/node.js';
-import { formatPath, parsePath } from '../../src/lwm2m/path.js';
+import { formatPath, parsePath, pathIds } from '../../src/lwm2m/path.js';
 import { systemClock, type Clock, type TimerHandle } from '../../src/util/clock.js';
 import { silentLogger, type Logger } from '../../src/util/logger.js';
 import { defaultFormat, encodeComposite, type Lwm2mVersion } from './content.js';
@@ -44,6 +44,8 @@ import { registrationPayload, registrationQuery } from './registration.js';
 import { handleDeviceRequest, render, type RequestContext } from './request-handler.js';
 import { DeviceBootstrap, type BootstrapAccount } from './bootstrap-client.js';
 import { deviceLinkFor, type DeviceLink } from './bootstrap-link.js';
+
+const FIRMWARE_OBJECT_ID = 5;
 import { DeviceDiscretion, discretionObject, type DiscretionSchedule } from './objects/discretion.js';
 
 export interface QueueCycle {
@@ -244,6 +246,8 @@ export class SimulatedDevice {
       render: (target) => render(this.requestContext, target),
       attributes: (target) => this.notificationAttributes(target),
       send: (entry, rendered, sequence) => this.sendNotification(entry, rendered, sequence),
+      // Object 5 changes only through writes and the updater, both of which call checkNow().
+      announcesChanges: (target) => target.paths.every((path) => pathIds(path)[0] === FIRMWARE_OBJECT_ID),
     });
     this.requestContext = {
       tree: this.tree,
