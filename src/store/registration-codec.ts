@@ -4,16 +4,22 @@
  * answers devices, and still readable with the sqlite3 shell. The endpoint is not in the
  * row: it is the row's key (the SQLite column, the memory store's map key).
  *
- * Object links are stored as the link-format text the device sent (or as the number of
- * that text in a side table, see sqlite/link-interner.ts) and parsed back through
- * parseObjectLinks, so devices of one type share one frozen links array again after a
- * restart (the memory budget of 1M devices depends on it).
+ * What devices of one type and firmware all send alike — lifetime, version, binding, queue
+ * mode, SMS number, root path and object links — is the row's "shape": the number of a
+ * shape stored once in a side table (sqlite/shape-interner.ts; the shape names its link
+ * set, see sqlite/link-interner.ts), or, where nothing is numbered (the memory store, a
+ * full table), the shape array itself. Links are parsed back through parseObjectLinks, so
+ * devices of one type share one frozen links array again after a restart (the memory
+ * budget of 1M devices depends on it).
  *
- * Times: lastUpdateAt and expiresAt are stored as the distance from the field before,
- * and registeredAt as the distance from a time base kept beside the row (the SQLite
- * column time_base, one value per batch; 0, i.e. absolute, in rows of older versions and
- * in the memory store): small integers that cost less to format and to write than
- * 13-digit timestamps, on the thread that answers devices.
+ * Times: registeredAt is stored as the distance from a time base kept beside the row (the
+ * SQLite column time_base, one value per batch; 0, i.e. absolute, in the memory store),
+ * lastUpdateAt as the distance from registeredAt: small integers that cost less to format
+ * and to write than 13-digit timestamps, on the thread that answers devices. expiresAt is
+ * lastUpdateAt + the lifetime for every registration the server makes, so it is only
+ * stored (a 7th field) when it is not.
+ *
+ * Rows of older versions (13 fields, every field inline) stay readable.
  */
 import { serializeLinkFormat, type WebLink } from '../lwm2m/link-format.js';
 import { parseObjectLinks } from '../lwm2m/server/object-links.js';
@@ -23,43 +29,64 @@ import { StoreCorruptError } from './types.js';
 /** Where each field sits in a row. */
 export const ROW = {
   id: 0,
-  lifetimeSec: 1,
-  lwm2mVersion: 2,
-  binding: 3,
-  /** 1 or 0. */
-  queueMode: 4,
-  /** null when absent. */
-  smsNumber: 5,
-  address: 6,
-  port: 7,
-  rootPath: 8,
-  /** Link-format text, or the number of a stored link set. */
-  links: 9,
+  address: 1,
+  port: 2,
+  /** The number of a stored shape, or a ShapeArray. */
+  shape: 3,
   /** registeredAt - the row's time base. */
-  registeredAt: 10,
+  registeredAt: 4,
   /** lastUpdateAt - registeredAt. */
-  updatedAfter: 11,
-  /** expiresAt - lastUpdateAt. */
-  expiresAfter: 12,
+  updatedAfter: 5,
+  /** expiresAt - lastUpdateAt; only present when it is not lifetimeSec * 1000. */
+  expiresAfter: 6,
 } as const;
 
-export type RegistrationRow = [
-  id: string,
+/** Where each field sits in a shape. */
+export const SHAPE = {
+  lifetimeSec: 0,
+  lwm2mVersion: 1,
+  binding: 2,
+  /** 1 or 0. */
+  queueMode: 3,
+  /** null when absent. */
+  smsNumber: 4,
+  rootPath: 5,
+  /** Link-format text, or the number of a stored link set. */
+  links: 6,
+} as const;
+
+export type ShapeArray = [
   lifetimeSec: number,
   lwm2mVersion: Lwm2mVersion,
   binding: string,
   queueMode: 0 | 1,
   smsNumber: string | null,
-  address: string,
-  port: number,
   rootPath: string,
   links: string | number,
-  registeredAt: number,
-  updatedAfter: number,
-  expiresAfter: number,
 ];
 
-const ROW_LENGTH = 13;
+export type RegistrationRow =
+  | [id: string, address: string, port: number, shape: number | ShapeArray, registeredAt: number, updatedAfter: number]
+  | [id: string, address: string, port: number, shape: number | ShapeArray, registeredAt: number, updatedAfter: number, expiresAfter: number];
+
+/** A shape as the rows that name it need it: the registration's fields, links parsed. */
+export interface StoredShape {
+  readonly lifetimeSec: number;
+  readonly lwm2mVersion: Lwm2mVersion;
+  readonly binding: string;
+  readonly queueMode: boolean;
+  readonly smsNumber: string | undefined;
+  readonly rootPath: string;
+  readonly objectLinks: readonly WebLink[];
+}
+
+/** How a row's numbers are resolved when it is read (numbered shapes and link sets). */
+export interface StoredSets {
+  shape(n: number): StoredShape | undefined;
+  links(n: number): readonly WebLink[] | undefined;
+}
+
+export const NO_STORED_SETS: StoredSets = { shape: () => undefined, links: () => undefined };
 
 // One serialisation per shared links array, not per device.
 const linkText = new WeakMap<readonly WebLink[], string>();
@@ -74,57 +101,42 @@ export function linksToText(links: readonly WebLink[]): string {
   return text;
 }
 
-export function toRow(r: Registration, links: string | number): RegistrationRow {
-  return [
-    r.id,
-    r.lifetimeSec,
-    r.lwm2mVersion,
-    r.binding,
-    r.queueMode ? 1 : 0,
-    r.smsNumber ?? null,
-    r.address.address,
-    r.address.port,
-    r.rootPath,
-    links,
-    r.registeredAt,
-    r.lastUpdateAt - r.registeredAt,
-    r.expiresAt - r.lastUpdateAt,
-  ];
+/** The shape of a registration, its links as given. */
+export function toShape(r: Registration, links: string | number): ShapeArray {
+  return [r.lifetimeSec, r.lwm2mVersion, r.binding, r.queueMode ? 1 : 0, r.smsNumber ?? null, r.rootPath, links];
+}
+
+export function toRow(r: Registration, shape: number | ShapeArray): RegistrationRow {
+  const expiresAfter = r.expiresAt - r.lastUpdateAt;
+  return expiresAfter === r.lifetimeSec * 1000
+    ? [r.id, r.address.address, r.address.port, shape, r.registeredAt, r.lastUpdateAt - r.registeredAt]
+    : [r.id, r.address.address, r.address.port, shape, r.registeredAt, r.lastUpdateAt - r.registeredAt, expiresAfter];
 }
 
 /** A row with the endpoint in front, as a batch carries it to the writer (the key is taken off there). */
 export type KeyedRow = [endpoint: string, ...row: RegistrationRow];
 
-// Written out rather than [r.endpoint, ...toRow(r, links)]: this runs once per registration
+// Written out rather than [r.endpoint, ...toRow(r, shape)]: this runs once per registration
 // written, and the spread would build and drop a second array each time. Keep both in step with ROW.
 /** `timeBase`: subtracted from registeredAt; the row must be stored with it (see the file comment). */
-export function toKeyedRow(r: Registration, links: string | number, timeBase: number): KeyedRow {
-  return [
-    r.endpoint,
-    r.id,
-    r.lifetimeSec,
-    r.lwm2mVersion,
-    r.binding,
-    r.queueMode ? 1 : 0,
-    r.smsNumber ?? null,
-    r.address.address,
-    r.address.port,
-    r.rootPath,
-    links,
-    r.registeredAt - timeBase,
-    r.lastUpdateAt - r.registeredAt,
-    r.expiresAt - r.lastUpdateAt,
-  ];
+export function toKeyedRow(r: Registration, shape: number | ShapeArray, timeBase: number): KeyedRow {
+  const registeredAt = r.registeredAt;
+  const lastUpdateAt = r.lastUpdateAt;
+  const address = r.address;
+  const expiresAfter = r.expiresAt - lastUpdateAt;
+  return expiresAfter === r.lifetimeSec * 1000
+    ? [r.endpoint, r.id, address.address, address.port, shape, registeredAt - timeBase, lastUpdateAt - registeredAt]
+    : [r.endpoint, r.id, address.address, address.port, shape, registeredAt - timeBase, lastUpdateAt - registeredAt, expiresAfter];
 }
 
-/** A row with its links inline, as text. */
+/** A row with its shape and links inline, as text. */
 export function encodeRegistration(r: Registration): string {
-  return JSON.stringify(toRow(r, linksToText(r.objectLinks)));
+  return JSON.stringify(toRow(r, toShape(r, linksToText(r.objectLinks))));
 }
 
-/** Throws StoreCorruptError when the text is not a row this code wrote with inline links. */
+/** Throws StoreCorruptError when the text is not a row this code wrote with an inline shape. */
 export function decodeRegistration(endpoint: string, text: string): Registration {
-  return fromRow(endpoint, parseRow(text), () => undefined);
+  return fromRow(endpoint, parseRow(text), NO_STORED_SETS);
 }
 
 export function parseRow(text: string): unknown {
@@ -142,19 +154,87 @@ const isInt = (v: unknown): v is number => Number.isSafeInteger(v);
 const isNumber = (v: unknown): v is number => Number.isFinite(v);
 
 /**
- * Throws StoreCorruptError when the row is not one this code wrote, or names a link set
- * `storedLinks` does not know. `timeBase`: the one the row was written with.
+ * A shape array (inline in a row, or from the shape table) with its links resolved;
+ * undefined when it is not one this code wrote or names an unknown or unreadable link set.
  */
-export function fromRow(
-  endpoint: string,
-  row: unknown,
-  storedLinks: (ref: number) => readonly WebLink[] | undefined,
-  timeBase = 0,
-): Registration {
-  const r = row as unknown[];
+export function fromShape(shape: unknown, storedLinks: (n: number) => readonly WebLink[] | undefined): StoredShape | undefined {
+  const s = shape as unknown[];
   const ok =
-    endpoint !== '' &&
-    Array.isArray(r) && r.length === ROW_LENGTH &&
+    Array.isArray(s) && s.length === 7 &&
+    isNumber(s[0]) && VERSIONS.includes(s[1]) && isText(s[2]) && (s[3] === 0 || s[3] === 1) &&
+    (s[4] === null || isText(s[4])) && isText(s[5]) && (isText(s[6]) || isInt(s[6]));
+  if (!ok) return undefined;
+  const objectLinks = resolveLinks(s[6] as string | number, storedLinks);
+  if (!objectLinks) return undefined;
+  const [lifetimeSec, lwm2mVersion, binding, queueMode, smsNumber, rootPath] = s as ShapeArray;
+  return { lifetimeSec, lwm2mVersion, binding, queueMode: queueMode === 1, smsNumber: smsNumber ?? undefined, rootPath, objectLinks };
+}
+
+function resolveLinks(links: string | number, storedLinks: (n: number) => readonly WebLink[] | undefined): readonly WebLink[] | undefined {
+  if (typeof links === 'number') return storedLinks(links);
+  try {
+    return parseObjectLinks(links).objectLinks;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Throws StoreCorruptError when the row is not one this code (or an older version) wrote,
+ * or names a shape or link set `stored` does not know. `timeBase`: the one the row was written with.
+ */
+export function fromRow(endpoint: string, row: unknown, stored: StoredSets, timeBase = 0): Registration {
+  const r = row as unknown[];
+  if (endpoint === '' || !Array.isArray(r)) throw notARow(endpoint);
+  if (r.length === LEGACY_ROW_LENGTH) return fromLegacyRow(endpoint, r, stored, timeBase);
+  const ok =
+    (r.length === 6 || (r.length === 7 && isNumber(r[6]))) &&
+    isText(r[0]) && r[0] !== '' &&
+    isText(r[1]) && isInt(r[2]) &&
+    (isInt(r[3]) || Array.isArray(r[3])) &&
+    isNumber(r[4]) && isNumber(r[5]);
+  if (!ok) throw notARow(endpoint);
+  const id = r[0] as string;
+  const shape = typeof r[3] === 'number' ? stored.shape(r[3]) : fromShape(r[3], stored.links);
+  if (!shape) {
+    throw new StoreCorruptError(
+      typeof r[3] === 'number' ? `stored registration "${id}" names an unknown shape ${r[3]}` : `stored registration "${id}" has an unreadable shape`,
+    );
+  }
+  const registeredAt = timeBase + (r[4] as number);
+  const lastUpdateAt = registeredAt + (r[5] as number);
+  // Same property order as RegistrationService builds: one hidden class for all.
+  return {
+    id,
+    endpoint,
+    lifetimeSec: shape.lifetimeSec,
+    lwm2mVersion: shape.lwm2mVersion,
+    binding: shape.binding,
+    queueMode: shape.queueMode,
+    smsNumber: shape.smsNumber,
+    address: { address: r[1] as string, port: r[2] as number },
+    rootPath: shape.rootPath,
+    objectLinks: shape.objectLinks,
+    registeredAt,
+    lastUpdateAt,
+    expiresAt: lastUpdateAt + (r.length === 7 ? (r[6] as number) : shape.lifetimeSec * 1000),
+  };
+}
+
+function notARow(endpoint: string): StoreCorruptError {
+  return new StoreCorruptError(`stored registration of ${JSON.stringify(endpoint)} is not a registration row`);
+}
+
+/**
+ * Rows written before shapes (schema 5 to 7): [id, lifetimeSec, lwm2mVersion, binding,
+ * queueMode, smsNumber, address, port, rootPath, links, registeredAt, updatedAfter, expiresAfter].
+ */
+export const LEGACY_ROW_LENGTH = 13;
+/** Where a legacy row holds its links. */
+export const LEGACY_LINKS = 9;
+
+function fromLegacyRow(endpoint: string, r: unknown[], stored: StoredSets, timeBase: number): Registration {
+  const ok =
     isText(r[0]) && r[0] !== '' &&
     isNumber(r[1]) &&
     VERSIONS.includes(r[2]) &&
@@ -165,36 +245,30 @@ export function fromRow(
     isText(r[8]) &&
     (isText(r[9]) || isInt(r[9])) &&
     isNumber(r[10]) && isNumber(r[11]) && isNumber(r[12]);
-  if (!ok) throw new StoreCorruptError(`stored registration of ${JSON.stringify(endpoint)} is not a registration row`);
-  const [id, lifetimeSec, lwm2mVersion, binding, queueMode, smsNumber, address, port, rootPath, links, registeredAfterBase, updatedAfter, expiresAfter] =
-    r as RegistrationRow;
-  const registeredAt = timeBase + registeredAfterBase;
-  let objectLinks: readonly WebLink[] | undefined;
-  if (typeof links === 'number') {
-    objectLinks = storedLinks(links);
-    if (!objectLinks) throw new StoreCorruptError(`stored registration "${id}" names an unknown link set ${links}`);
-  } else {
-    try {
-      objectLinks = parseObjectLinks(links).objectLinks;
-    } catch {
-      throw new StoreCorruptError(`stored registration "${id}" has unreadable object links`);
-    }
+  if (!ok) throw notARow(endpoint);
+  const id = r[0] as string;
+  const links = r[9] as string | number;
+  const objectLinks = resolveLinks(links, stored.links);
+  if (!objectLinks) {
+    throw new StoreCorruptError(
+      typeof links === 'number' ? `stored registration "${id}" names an unknown link set ${links}` : `stored registration "${id}" has unreadable object links`,
+    );
   }
-  const lastUpdateAt = registeredAt + updatedAfter;
-  // Same property order as RegistrationService builds: one hidden class for all.
+  const registeredAt = timeBase + (r[10] as number);
+  const lastUpdateAt = registeredAt + (r[11] as number);
   return {
     id,
     endpoint,
-    lifetimeSec,
-    lwm2mVersion,
-    binding,
-    queueMode: queueMode === 1,
-    smsNumber: smsNumber ?? undefined,
-    address: { address, port },
-    rootPath,
+    lifetimeSec: r[1] as number,
+    lwm2mVersion: r[2] as Lwm2mVersion,
+    binding: r[3] as string,
+    queueMode: r[4] === 1,
+    smsNumber: (r[5] as string | null) ?? undefined,
+    address: { address: r[6] as string, port: r[7] as number },
+    rootPath: r[8] as string,
     objectLinks,
     registeredAt,
     lastUpdateAt,
-    expiresAt: lastUpdateAt + expiresAfter,
+    expiresAt: lastUpdateAt + (r[12] as number),
   };
 }

@@ -14,12 +14,22 @@ export type JsonObject = { [key: string]: JsonValue };
 
 /**
  * A write of the registration write-behind. Both are keyed by endpoint (a device has at
- * most one registration): a put stores the endpoint's current registration, replacing
- * whatever it had; a delete says the endpoint has none any more, whichever id it had.
+ * most one registration): a put (the registration itself) stores the endpoint's current
+ * registration, replacing whatever it had; a delete says the endpoint has none any more,
+ * whichever id it had. A put is not wrapped: the write-behind holds every write until its
+ * flush, and a wrapper per registration would be one more object for the garbage collector
+ * to copy, on the thread that answers devices.
  */
-export type RegistrationWrite =
-  | { op: 'put'; registration: Registration }
-  | { op: 'delete'; endpoint: string };
+export type RegistrationWrite = Registration | RegistrationDelete;
+
+export interface RegistrationDelete {
+  op: 'delete';
+  endpoint: string;
+}
+
+export function isRegistrationDelete(write: RegistrationWrite): write is RegistrationDelete {
+  return 'op' in write;
+}
 
 /** The durable side of registrations; the in-memory index in front of it answers lookups. */
 export interface RegistrationPersistence {

@@ -71,13 +71,13 @@ export class WriteBehindRegistrationStore implements RegistrationStore {
   add(registration: Registration): Registration | undefined {
     const replaced = this.memory.add(registration);
     // The put replaces the endpoint's stored registration, the replaced one included.
-    this.write({ op: 'put', registration });
+    this.write(registration);
     return replaced;
   }
 
   update(registration: Registration): Registration | undefined {
     const previous = this.memory.update(registration);
-    if (previous) this.write({ op: 'put', registration });
+    if (previous) this.write(registration);
     return previous;
   }
 

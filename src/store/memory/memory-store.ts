@@ -27,6 +27,7 @@ import {
   type QueuedRequestStore,
   type RegistrationPersistence,
   type RegistrationWrite,
+  isRegistrationDelete,
   type SecurityInfo,
   type SecurityInfoSummary,
   type SecurityStore,
@@ -47,8 +48,8 @@ class MemoryRegistrations implements RegistrationPersistence {
 
   async apply(writes: readonly RegistrationWrite[]): Promise<void> {
     for (const write of writes) {
-      if (write.op === 'delete') this.rows.delete(write.endpoint);
-      else this.rows.set(write.registration.endpoint, encodeRegistration(write.registration));
+      if (isRegistrationDelete(write)) this.rows.delete(write.endpoint);
+      else this.rows.set(write.endpoint, encodeRegistration(write));
     }
   }
 }

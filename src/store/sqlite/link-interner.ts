@@ -1,7 +1,8 @@
 /**
- * Numbers the object-link sets of registrations (table registration_links), so a row
- * names its device type's links in a few bytes instead of repeating their text, often
- * hundreds of bytes, in every row: smaller rows are fewer pages to write per flush.
+ * Numbers the object-link sets of registrations (table registration_links), so a shape
+ * (shape-interner.ts; and a row written before shapes) names its device type's links in a
+ * few bytes instead of repeating their text, often hundreds of bytes: smaller rows are
+ * fewer pages to write per flush.
  *
  * Every batch carries the definitions of the sets its rows name (written if absent), so a
  * row never names a set that is not on disk, even after a failed batch. The number of sets

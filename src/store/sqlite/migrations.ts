@@ -167,4 +167,18 @@ export const MIGRATIONS: readonly Migration[] = [
     // hold the absolute time, which is an offset from 0: nothing to convert.
     sql: 'ALTER TABLE registrations ADD COLUMN time_base INTEGER NOT NULL DEFAULT 0',
   },
+  {
+    version: 8,
+    name: 'registration shapes',
+    // What devices of one type send alike (lifetime, version, binding, queue mode, SMS
+    // number, root path, link set) leaves the row for this table, numbered
+    // (registration-codec.ts): rows shrink from 13 fields to 6. Older rows stay readable
+    // as they are and take the new form when their device writes again.
+    sql: `
+      CREATE TABLE registration_shapes (
+        id INTEGER PRIMARY KEY,
+        shape TEXT NOT NULL
+      );
+    `,
+  },
 ];

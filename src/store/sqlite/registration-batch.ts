@@ -7,8 +7,8 @@
  * endpoint string to make it a property name, which costs more than the array.)
  */
 import { toKeyedRow, type KeyedRow } from '../registration-codec.js';
-import type { RegistrationWrite } from '../types.js';
-import type { LinkInterner } from './link-interner.js';
+import { isRegistrationDelete, type RegistrationWrite } from '../types.js';
+import type { Definitions, ShapeInterner } from './shape-interner.js';
 
 export interface RegistrationBatch {
   /** Increasing per process, in the order the batches were handed over (see tombstones in registration-sql.ts). */
@@ -18,8 +18,10 @@ export interface RegistrationBatch {
    * the first put's lastUpdateAt, so a fresh registration's offset is a few digits.
    */
   timeBase: number;
-  /** The link sets the rows name, [number, text]: written when absent. */
+  /** The link sets the rows' shapes name, [number, text]: written when absent. */
   links: Array<[number, string]>;
+  /** The shapes the rows name, [number, text]: written when absent. */
+  shapes: Array<[number, string]>;
   /**
    * In order: a string is a JSON array of KeyedRows to put (the same text as UTF-8 bytes
    * on its way to the writer thread, see registration-writer.ts); a string[] is endpoints
@@ -42,21 +44,21 @@ export interface RegistrationBatchSink {
  */
 export const ROWS_PER_STEP = 1024;
 
-export function encodeBatch(seq: number, writes: readonly RegistrationWrite[], interner: LinkInterner): RegistrationBatch {
-  const links: Array<[number, string]> = [];
+export function encodeBatch(seq: number, writes: readonly RegistrationWrite[], interner: ShapeInterner): RegistrationBatch {
+  const definitions: Definitions = { links: [], shapes: [] };
   const steps: Array<string | Uint8Array | string[]> = [];
   let puts: KeyedRow[] = [];
   let deletes: string[] = [];
   let timeBase: number | undefined;
   for (const write of writes) {
-    if (write.op === 'put') {
+    if (!isRegistrationDelete(write)) {
       if (deletes.length > 0) {
         steps.push(deletes);
         deletes = [];
       }
-      const r = write.registration;
+      const r = write;
       timeBase ??= r.lastUpdateAt;
-      puts.push(toKeyedRow(r, interner.ref(r.objectLinks, seq, links), timeBase));
+      puts.push(toKeyedRow(r, interner.ref(r, seq, definitions), timeBase));
       if (puts.length === ROWS_PER_STEP) {
         steps.push(JSON.stringify(puts));
         puts = [];
@@ -71,5 +73,5 @@ export function encodeBatch(seq: number, writes: readonly RegistrationWrite[], i
   }
   if (puts.length > 0) steps.push(JSON.stringify(puts));
   if (deletes.length > 0) steps.push(deletes);
-  return { seq, timeBase: timeBase ?? 0, links, steps };
+  return { seq, timeBase: timeBase ?? 0, links: definitions.links, shapes: definitions.shapes, steps };
 }

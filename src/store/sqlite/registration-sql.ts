@@ -37,6 +37,7 @@ export function registrationBatchWriter(db: SqliteDatabase): (batch: Registratio
   );
   const deleteRow = db.prepare('DELETE FROM registrations WHERE endpoint = ?');
   const defineLinks = db.prepare('INSERT OR IGNORE INTO registration_links (id, links) VALUES (?, ?)');
+  const defineShape = db.prepare('INSERT OR IGNORE INTO registration_shapes (id, shape) VALUES (?, ?)');
   const tombstones = db.prepare('SELECT endpoint, seq FROM registration_tombstones');
   const dropTombstones = db.prepare('DELETE FROM registration_tombstones WHERE seq <= ?');
   const write = (batch: RegistrationBatch): void => {
@@ -47,6 +48,7 @@ export function registrationBatchWriter(db: SqliteDatabase): (batch: Registratio
       else done = true;
     }
     for (const [n, text] of batch.links) defineLinks.run(n, text);
+    for (const [n, text] of batch.shapes) defineShape.run(n, text);
     for (const step of batch.steps) {
       if (typeof step === 'string') putRows.run(batch.timeBase, blocked ? withoutEndpoints(step, blocked) : step);
       else if (step instanceof Uint8Array) {

@@ -18,7 +18,7 @@ describe.each(storeFactories())('store contract: $name', (factory) => {
     it('returns what was put, field for field, sharing object links of one payload', async () => {
       const a = registration({ id: 'r1', endpoint: 'dev-a', smsNumber: '+4912345', queueMode: true, binding: 'UQ' });
       const b = registration({ id: 'r2', endpoint: 'dev-b', address: { address: '10.0.0.2', port: 5684 } });
-      await store.registrations.apply([{ op: 'put', registration: a }, { op: 'put', registration: b }]);
+      await store.registrations.apply([a, b]);
       const loaded = (await store.registrations.loadAll()).sort((x, y) => x.id.localeCompare(y.id));
       expect(loaded).toEqual([a, b]);
       expect(loaded[0].objectLinks).toBe(loaded[1].objectLinks);
@@ -26,12 +26,12 @@ describe.each(storeFactories())('store contract: $name', (factory) => {
     });
 
     it('a put replaces the same id and removes an older registration of the same endpoint', async () => {
-      await store.registrations.apply([{ op: 'put', registration: registration({ id: 'old', endpoint: 'dev' }) }]);
+      await store.registrations.apply([registration({ id: 'old', endpoint: 'dev' })]);
       const updated = registration({ id: 'old', endpoint: 'dev', lastUpdateAt: 5, expiresAt: 300_005 });
-      await store.registrations.apply([{ op: 'put', registration: updated }]);
+      await store.registrations.apply([updated]);
       expect(await store.registrations.loadAll()).toEqual([updated]);
       const newer = registration({ id: 'new', endpoint: 'dev', address: { address: '127.0.0.1', port: 1 } });
-      await store.registrations.apply([{ op: 'put', registration: newer }]);
+      await store.registrations.apply([newer]);
       expect(await store.registrations.loadAll()).toEqual([newer]);
     });
 
@@ -39,10 +39,10 @@ describe.each(storeFactories())('store contract: $name', (factory) => {
       const newer = registration({ id: 'new', endpoint: 'dev' });
       const other = registration({ id: 'o1', endpoint: 'other' });
       await store.registrations.apply([
-        { op: 'put', registration: registration({ id: 'old', endpoint: 'dev' }) },
+        registration({ id: 'old', endpoint: 'dev' }),
         { op: 'delete', endpoint: 'dev' },
-        { op: 'put', registration: newer },
-        { op: 'put', registration: other },
+        newer,
+        other,
         { op: 'delete', endpoint: 'other' },
         { op: 'delete', endpoint: 'never-existed' },
       ]);
@@ -54,13 +54,13 @@ describe.each(storeFactories())('store contract: $name', (factory) => {
     it('the last of several puts of one endpoint in a batch wins, and a later batch wins over an earlier', async () => {
       const second = registration({ id: 'r2', endpoint: 'dev', address: { address: '10.0.0.9', port: 7 } });
       await store.registrations.apply([
-        { op: 'put', registration: registration({ id: 'r1', endpoint: 'dev' }) },
-        { op: 'put', registration: second },
+        registration({ id: 'r1', endpoint: 'dev' }),
+        second,
       ]);
       expect(await store.registrations.loadAll()).toEqual([second]);
       const third = registration({ id: 'r2', endpoint: 'dev', lastUpdateAt: 1_700_000_100_000, expiresAt: 1_700_000_400_000 });
-      const first = store.registrations.apply([{ op: 'put', registration: registration({ id: 'r1', endpoint: 'dev' }) }]);
-      const last = store.registrations.apply([{ op: 'put', registration: third }]);
+      const first = store.registrations.apply([registration({ id: 'r1', endpoint: 'dev' })]);
+      const last = store.registrations.apply([third]);
       await Promise.all([first, last]);
       expect(await store.registrations.loadAll()).toEqual([third]);
     });
@@ -69,8 +69,8 @@ describe.each(storeFactories())('store contract: $name', (factory) => {
       const typeB = parseObjectLinks('</lwm2m>;rt="oma.lwm2m",</lwm2m/1/0>,</lwm2m/3/0>,</lwm2m/3303/0>;ver=1.1');
       const b = (i: number) => registration({ id: `b${i}`, endpoint: `b-${i}`, rootPath: typeB.rootPath, objectLinks: typeB.objectLinks });
       const written = [registration({ id: 'a1', endpoint: 'a-1' }), b(1), b(2), registration({ id: 'a2', endpoint: 'a-2' })];
-      await store.registrations.apply(written.map((r) => ({ op: 'put' as const, registration: r })));
-      await store.registrations.apply([{ op: 'put', registration: b(3) }]);
+      await store.registrations.apply(written);
+      await store.registrations.apply([b(3)]);
       const loaded = new Map((await store.registrations.loadAll()).map((r) => [r.endpoint, r]));
       expect([...loaded.values()].sort((x, y) => x.id.localeCompare(y.id))).toEqual([...written, b(3)].sort((x, y) => x.id.localeCompare(y.id)));
       expect(loaded.get('b-1')!.rootPath).toBe('/lwm2m');
@@ -82,7 +82,7 @@ describe.each(storeFactories())('store contract: $name', (factory) => {
     it('endpoint names that mean something to JavaScript objects are plain names', async () => {
       const names = ['__proto__', 'constructor', '123', '0', 'toString'];
       const written = names.map((endpoint, i) => registration({ id: `r${i}`, endpoint }));
-      await store.registrations.apply(written.map((r) => ({ op: 'put' as const, registration: r })));
+      await store.registrations.apply(written);
       await store.registrations.apply([{ op: 'delete', endpoint: '0' }]);
       const loaded = (await store.registrations.loadAll()).sort((x, y) => x.id.localeCompare(y.id));
       expect(loaded).toEqual(written.filter((r) => r.endpoint !== '0'));
@@ -99,7 +99,7 @@ describe.each(storeFactories())('store contract: $name', (factory) => {
         lastUpdateAt: 1_700_000_000_100.5,
         expiresAt: 1_700_000_300_100.5,
       });
-      await store.registrations.apply([{ op: 'put', registration: odd }]);
+      await store.registrations.apply([odd]);
       expect(await store.registrations.loadAll()).toEqual([odd]);
     });
   });

@@ -10,12 +10,19 @@ import { SqliteStore, SQLITE_FILE_NAME } from '../../../src/store/sqlite/sqlite-
 import { SecretBox, loadOrCreateSecretKey, SecretKeyFileError } from '../../../src/store/secret-box.js';
 import { openStore } from '../../../src/store/open-store.js';
 import { StoreCorruptError } from '../../../src/store/types.js';
-import { encodeRegistration, ROW } from '../../../src/store/registration-codec.js';
+import { encodeRegistration, linksToText, ROW } from '../../../src/store/registration-codec.js';
+import type { Registration } from '../../../src/lwm2m/server/registration.js';
 import { SqliteRegistrations } from '../../../src/store/sqlite/sqlite-registrations.js';
 import { registrationBatchWriter } from '../../../src/store/sqlite/registration-sql.js';
 import type { RegistrationBatch } from '../../../src/store/sqlite/registration-batch.js';
 import { parseObjectLinks } from '../../../src/lwm2m/server/object-links.js';
 import { registration, tempDir } from './helpers.js';
+
+/** A row as schema 5 to 7 stored it: 13 fields, links inline. */
+function legacyRow(r: Registration): string {
+  return JSON.stringify([r.id, r.lifetimeSec, r.lwm2mVersion, r.binding, r.queueMode ? 1 : 0, r.smsNumber ?? null, r.address.address, r.address.port,
+    r.rootPath, linksToText(r.objectLinks), r.registeredAt, r.lastUpdateAt - r.registeredAt, r.expiresAt - r.lastUpdateAt]);
+}
 
 const cleanups: Array<() => void> = [];
 afterEach(() => cleanups.splice(0).forEach((c) => c()));
@@ -89,7 +96,7 @@ describe('persistence across reopen', () => {
     const box = new SecretBox(randomBytes(32));
     const r = registration({ id: 'r1', endpoint: 'dev' });
     let store = SqliteStore.open(dataDir, box);
-    await store.registrations.apply([{ op: 'put', registration: r }]);
+    await store.registrations.apply([r]);
     await store.audit.append({ at: 1, actor: 'system', action: 'started' });
     await store.close();
     expect(readdirSync(dataDir)).toContain(SQLITE_FILE_NAME);
@@ -103,7 +110,7 @@ describe('persistence across reopen', () => {
     const dataDir = dir();
     const store = SqliteStore.open(dataDir, new SecretBox(randomBytes(32)));
     const good = registration({ id: 'ok', endpoint: 'good' });
-    await store.registrations.apply([{ op: 'put', registration: good }]);
+    await store.registrations.apply([good]);
     expect(store.db.prepare("SELECT typeof(data) FROM registrations WHERE endpoint = 'good'").pluck().get()).toBe('blob');
     const row = JSON.parse(store.db.prepare("SELECT json(data) FROM registrations WHERE endpoint = 'good'").pluck().get() as string) as unknown[];
     expect(row[ROW.id]).toBe('ok');
@@ -115,7 +122,7 @@ describe('persistence across reopen', () => {
     const dataDir = dir();
     const store = SqliteStore.open(dataDir, new SecretBox(randomBytes(32)));
     const good = registration({ id: 'ok', endpoint: 'good' });
-    await store.registrations.apply([{ op: 'put', registration: good }]);
+    await store.registrations.apply([good]);
     const insert = store.db.prepare('INSERT INTO registrations (endpoint, data) VALUES (?, ?)');
     insert.run('bad', '["bad"');
     insert.run('short', '["short","s1",300]');
@@ -123,8 +130,12 @@ describe('persistence across reopen', () => {
     insert.run('blob', Buffer.from([0xff, 0x00, 0x13, 0x37]));
     // A row that names a link set the table does not hold.
     const orphan = JSON.parse(encodeRegistration(registration({ id: 'o1', endpoint: 'orphan' }))) as unknown[];
-    orphan[ROW.links] = 999;
+    orphan[ROW.shape] = 999;
     insert.run('orphan', JSON.stringify(orphan));
+    // A shape whose link set the table does not hold.
+    store.db.prepare('INSERT INTO registration_shapes (id, shape) VALUES (?, ?)').run(77, '[300,"1.1","U",0,null,"/",998]');
+    orphan[ROW.shape] = 77;
+    insert.run('orphan-links', JSON.stringify(orphan));
     expect(await store.registrations.loadAll()).toEqual([good]);
     expect(store.db.prepare('SELECT endpoint FROM registrations').all()).toEqual([{ endpoint: 'good' }]);
     await store.close();
@@ -139,7 +150,7 @@ describe('persistence across reopen', () => {
       ...Array.from({ length: 50 }, (_, i) => registration({ id: `a${i}`, endpoint: `a-${i}` })),
       registration({ id: 'b0', endpoint: 'b-0', objectLinks: typeB.objectLinks }),
     ];
-    await store.registrations.apply(rows.map((r) => ({ op: 'put' as const, registration: r })));
+    await store.registrations.apply(rows);
     const links = () => store.db.prepare('SELECT links FROM registration_links ORDER BY id').pluck().all();
     expect(links()).toEqual(['</>;rt="oma.lwm2m";ct=110,</1/0>,</3/0>,</5>;ver=1.1', '</1/0>,</3/0>,</3303/0>,</3303/1>']);
     // Rows name their set by number: no link text in them.
@@ -152,7 +163,7 @@ describe('persistence across reopen', () => {
     expect(links()).toEqual(['</>;rt="oma.lwm2m";ct=110,</1/0>,</3/0>,</5>;ver=1.1']);
     // A new device of the forgotten type gets its set back.
     const again = registration({ id: 'b1', endpoint: 'b-1', objectLinks: typeB.objectLinks });
-    await store.registrations.apply([{ op: 'put', registration: again }]);
+    await store.registrations.apply([again]);
     await store.close();
     store = SqliteStore.open(dataDir, box);
     expect((await store.registrations.loadAll()).find((r) => r.endpoint === 'b-1')).toEqual(again);
@@ -202,7 +213,7 @@ describe('migration 7: registration time base', () => {
     const old = new Database(file);
     applyMigrations(old, MIGRATIONS.filter((m) => m.version <= 6));
     const before = registration({ id: 'r1', endpoint: 'dev-old', lastUpdateAt: 1_700_000_060_000, expiresAt: 1_700_000_360_000 });
-    old.prepare('INSERT INTO registrations (endpoint, data) VALUES (?, ?)').run('dev-old', encodeRegistration(before));
+    old.prepare('INSERT INTO registrations (endpoint, data) VALUES (?, ?)').run('dev-old', legacyRow(before));
     old.close();
 
     const box = new SecretBox(randomBytes(32));
@@ -211,9 +222,10 @@ describe('migration 7: registration time base', () => {
     expect(await store.registrations.loadAll()).toEqual([before]);
     const fresh = registration({ id: 'r2', endpoint: 'dev-new', registeredAt: 1_800_000_000_000, lastUpdateAt: 1_800_000_000_000, expiresAt: 1_800_000_300_000 });
     const updated = registration({ id: 'r3', endpoint: 'dev-upd', lastUpdateAt: 1_800_000_000_500, expiresAt: 1_800_000_300_500 });
-    await store.registrations.apply([{ op: 'put', registration: fresh }, { op: 'put', registration: updated }]);
+    await store.registrations.apply([fresh, updated]);
     const stored = store.db
-      .prepare('SELECT endpoint, time_base AS base, data ->> ? AS offset FROM registrations ORDER BY endpoint')
+      // The old row keeps its 13-field form, registeredAt at index 10.
+      .prepare('SELECT endpoint, time_base AS base, CASE WHEN json_array_length(data) = 13 THEN data ->> 10 ELSE data ->> ? END AS offset FROM registrations ORDER BY endpoint')
       .all(`$[${ROW.registeredAt}]`);
     expect(stored).toEqual([
       { endpoint: 'dev-new', base: 1_800_000_000_000, offset: 0 },
@@ -227,20 +239,79 @@ describe('migration 7: registration time base', () => {
   });
 });
 
+describe('migration 8: registration shapes', () => {
+  it('keeps rows of version 7 (13 fields, links numbered or inline) and their link sets; new rows name a shape', async () => {
+    const dataDir = dir();
+    const old = new Database(join(dataDir, SQLITE_FILE_NAME));
+    applyMigrations(old, MIGRATIONS.filter((m) => m.version <= 7));
+    const numbered = registration({ id: 'r1', endpoint: 'dev-numbered', smsNumber: '+4912345', queueMode: true, binding: 'UQ' });
+    const inline = registration({ id: 'r2', endpoint: 'dev-inline', lastUpdateAt: 1_700_000_060_000, expiresAt: 1_700_000_360_000 });
+    old.prepare('INSERT INTO registration_links (id, links) VALUES (?, ?)').run(5, linksToText(numbered.objectLinks));
+    const insert = old.prepare('INSERT INTO registrations (endpoint, data, time_base) VALUES (?, jsonb(?), ?)');
+    const row = JSON.parse(legacyRow(numbered)) as unknown[];
+    row[9] = 5;
+    row[10] = -1000;
+    insert.run('dev-numbered', JSON.stringify(row), 1_700_000_001_000);
+    insert.run('dev-inline', legacyRow(inline), 0);
+    old.close();
+
+    const box = new SecretBox(randomBytes(32));
+    let store = SqliteStore.open(dataDir, box);
+    const byId = (rs: Registration[]) => rs.sort((a, b) => a.id.localeCompare(b.id));
+    expect(byId(await store.registrations.loadAll())).toEqual([numbered, inline]);
+    const fresh = registration({ id: 'r3', endpoint: 'dev-new', smsNumber: '+4912345', queueMode: true, binding: 'UQ' });
+    await store.registrations.apply([fresh]);
+    expect(store.db.prepare("SELECT json(data) FROM registrations WHERE endpoint = 'dev-new'").pluck().get()).toBe('["r3","127.0.0.1",40000,1,0,0]');
+    expect(store.db.prepare('SELECT id, shape FROM registration_shapes').raw().all()).toEqual([[1, '[300,"1.1","UQ",1,"+4912345","/",5]']]);
+    await store.close();
+    store = SqliteStore.open(dataDir, box);
+    expect(applyMigrations(store.db)).toEqual([]);
+    expect(byId(await store.registrations.loadAll())).toEqual([numbered, inline, fresh]);
+    // The old row still names link set 5 directly; the shape does too.
+    expect(store.db.prepare('SELECT id FROM registration_links').pluck().all()).toEqual([5]);
+    await store.close();
+  });
+
+  it('stores each shape once and forgets the shapes no device uses any more, with their link sets', async () => {
+    const dataDir = dir();
+    const box = new SecretBox(randomBytes(32));
+    const typeB = parseObjectLinks('</1/0>,</3/0>,</3303/0>');
+    let store = SqliteStore.open(dataDir, box);
+    const a = Array.from({ length: 20 }, (_, i) => registration({ id: `a${i}`, endpoint: `a-${i}` }));
+    const short = registration({ id: 's0', endpoint: 's-0', lifetimeSec: 60, expiresAt: 1_700_000_060_000 });
+    const b = registration({ id: 'b0', endpoint: 'b-0', objectLinks: typeB.objectLinks });
+    await store.registrations.apply([...a, short, b]);
+    const shapes = () => store.db.prepare('SELECT shape FROM registration_shapes ORDER BY id').pluck().all();
+    expect(shapes()).toEqual(['[300,"1.1","U",0,null,"/",1]', '[60,"1.1","U",0,null,"/",1]', '[300,"1.1","U",0,null,"/",2]']);
+    await store.registrations.apply([{ op: 'delete', endpoint: 'b-0' }, { op: 'delete', endpoint: 's-0' }]);
+    await store.close();
+    store = SqliteStore.open(dataDir, box);
+    expect((await store.registrations.loadAll()).length).toBe(20);
+    expect(shapes()).toEqual(['[300,"1.1","U",0,null,"/",1]']);
+    expect(store.db.prepare('SELECT id FROM registration_links').pluck().all()).toEqual([1]);
+    const again = registration({ id: 'b1', endpoint: 'b-1', objectLinks: typeB.objectLinks });
+    await store.registrations.apply([again]);
+    await store.close();
+    store = SqliteStore.open(dataDir, box);
+    expect((await store.registrations.loadAll()).find((r) => r.endpoint === 'b-1')).toEqual(again);
+    await store.close();
+  });
+});
+
 describe('de-registration written at once (deleteNow)', () => {
   it.each(['thread', 'inline'] as const)('a put handed over before it cannot resurrect it (%s writer)', async (registrationWriter) => {
     const dataDir = dir();
     const box = new SecretBox(randomBytes(32));
     let store = SqliteStore.open(dataDir, box, { registrationWriter });
     const r = registration({ id: 'r1', endpoint: 'dev' });
-    const inFlight = store.registrations.apply([{ op: 'put', registration: r }]);
+    const inFlight = store.registrations.apply([r]);
     store.registrations.deleteNow('dev');
     await inFlight;
     expect(await store.registrations.loadAll()).toEqual([]);
     // The batch after the de-registration ends the tombstone: the device may come back.
     await store.registrations.apply([{ op: 'delete', endpoint: 'dev' }]);
     expect(store.db.prepare('SELECT COUNT(*) AS n FROM registration_tombstones').get()).toEqual({ n: 0 });
-    await store.registrations.apply([{ op: 'put', registration: r }]);
+    await store.registrations.apply([r]);
     await store.close();
     store = SqliteStore.open(dataDir, box, { registrationWriter });
     expect(await store.registrations.loadAll()).toEqual([r]);
@@ -254,11 +325,11 @@ describe('de-registration written at once (deleteNow)', () => {
     const registrations = new SqliteRegistrations(db, undefined, writer);
     const before = registration({ id: 'r1', endpoint: 'dev', address: { address: '10.0.0.1', port: 1 } });
     const other = registration({ id: 'o1', endpoint: 'other' });
-    const first = registrations.apply([{ op: 'put', registration: before }, { op: 'put', registration: other }]);
+    const first = registrations.apply([before, other]);
     registrations.deleteNow('dev'); // the de-registration: on disk while batch 1 still waits
     expect(db.prepare('SELECT endpoint, seq FROM registration_tombstones').all()).toEqual([{ endpoint: 'dev', seq: 2 }]);
     const back = registration({ id: 'r2', endpoint: 'dev', address: { address: '10.0.0.2', port: 2 } });
-    const second = registrations.apply([{ op: 'put', registration: back }]);
+    const second = registrations.apply([back]);
     // Batch 1 lands; a kill now must not find the de-registered device on disk.
     writer.release(1);
     await first;
@@ -277,7 +348,7 @@ describe('de-registration written at once (deleteNow)', () => {
     const box = new SecretBox(randomBytes(32));
     const store = SqliteStore.open(dataDir, box, { registrationWriter: 'thread' });
     const many = Array.from({ length: 600 }, (_, i) => registration({ id: `r${i}`, endpoint: `dev-${i}`, address: { address: '10.0.0.1', port: i } }));
-    await store.registrations.apply(many.map((r) => ({ op: 'put' as const, registration: r })));
+    await store.registrations.apply(many);
     expect((await store.registrations.loadAll()).sort((a, b) => a.address.port - b.address.port)).toEqual(many);
     await store.close();
 
@@ -285,9 +356,9 @@ describe('de-registration written at once (deleteNow)', () => {
     const db = openDatabase(join(dir(), 'bytes.sqlite'));
     const registrations = new SqliteRegistrations(db, undefined, new HeldWriter(db));
     db.prepare('INSERT INTO registration_tombstones (endpoint, seq) VALUES (?, ?)').run('dev-7', 2);
-    const rows = JSON.stringify(many.slice(0, 10).map((r) => [r.endpoint, r.id, r.lifetimeSec, r.lwm2mVersion, r.binding, 0, null, r.address.address, r.address.port, r.rootPath, 'links-x', 0, 0, 300_000]));
+    const rows = JSON.stringify(many.slice(0, 10).map((r) => [r.endpoint, r.id, r.address.address, r.address.port, 1, 0, 0]));
     const write = registrationBatchWriter(db);
-    write({ seq: 1, timeBase: 1_700_000_000_000, links: [], steps: [Buffer.from(rows.replaceAll('"links-x"', JSON.stringify('</1/0>')), 'utf8')] });
+    write({ seq: 1, timeBase: 1_700_000_000_000, links: [[1, '</1/0>']], shapes: [[1, '[300,"1.1","U",0,null,"/",1]']], steps: [Buffer.from(rows, 'utf8')] });
     const loaded = (await registrations.loadAll()).map((r) => r.endpoint).sort();
     expect(loaded).toEqual(many.slice(0, 10).map((r) => r.endpoint).filter((e) => e !== 'dev-7').sort());
     db.close();
@@ -297,7 +368,7 @@ describe('de-registration written at once (deleteNow)', () => {
     const file = join(dir(), 'replaced.sqlite');
     const db = openDatabase(file);
     const registrations = new SqliteRegistrations(db);
-    await registrations.apply([{ op: 'put', registration: registration({ id: 'r1', endpoint: 'dev' }) }]);
+    await registrations.apply([registration({ id: 'r1', endpoint: 'dev' })]);
     // r2 replaced r1 in memory and was de-registered before any flush: the row still holds r1.
     registrations.deleteNow('dev');
     expect(await registrations.loadAll()).toEqual([]);

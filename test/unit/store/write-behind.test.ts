@@ -47,7 +47,7 @@ describe('WriteBehindRegistrationStore', () => {
     expect(batches).toEqual([]);
     clock.advance(1);
     await flushed();
-    expect(batches).toEqual([[{ op: 'put', registration: a }, { op: 'put', registration: b }, { op: 'put', registration: a2 }]]);
+    expect(batches).toEqual([[a, b, a2]]);
     expect(wb.pendingWrites()).toBe(0);
     expect((await store.registrations.loadAll()).sort((x, y) => x.id.localeCompare(y.id))).toEqual([a2, b]);
   });
@@ -71,7 +71,7 @@ describe('WriteBehindRegistrationStore', () => {
     const newer = registration({ id: 'new', endpoint: 'e', address: { address: '127.0.0.1', port: 2 } });
     wb.add(newer);
     await wb.flush();
-    expect(batches[1]).toEqual([{ op: 'put', registration: newer }]);
+    expect(batches[1]).toEqual([newer]);
     expect(await store.registrations.loadAll()).toEqual([newer]);
   });
 
@@ -98,12 +98,12 @@ describe('WriteBehindRegistrationStore', () => {
     expect(deletedNow).toEqual(['ea', 'eb']);
     expect(batches.slice(1)).toEqual([
       [
-        { op: 'put', registration: a1 },
-        { op: 'put', registration: a2 },
+        a1,
+        a2,
         { op: 'delete', endpoint: 'ea' },
         { op: 'delete', endpoint: 'eb' },
-        { op: 'put', registration: back },
-        { op: 'put', registration: c },
+        back,
+        c,
       ],
     ]);
     expect((await store.registrations.loadAll()).map((r) => r.id).sort()).toEqual(['b2', 'c']);
@@ -116,7 +116,7 @@ describe('WriteBehindRegistrationStore', () => {
     const persistence: RegistrationPersistence = {
       loadAll: () => store.registrations.loadAll(),
       apply: (writes) => {
-        handed.push(...writes.map((w) => (w.op === 'put' ? `put ${w.registration.id}` : `delete ${w.endpoint}`)));
+        handed.push(...writes.map((w) => ('op' in w ? `delete ${w.endpoint}` : `put ${w.id}`)));
         return store.registrations.apply(writes);
       },
       deleteNow: (endpoint) => {
