@@ -17,7 +17,7 @@ export class EndpointIndex<T extends { readonly endpoint: string }> {
   private mask = 1024 - 1;
   /** Values in insertion order; undefined where one was deleted. */
   private entries: (T | undefined)[] = [];
-  /** The hash of entries[i] at i (a typed array: int32 hashes do not fit V8's small integers). */
+  /** The hash of entries[i] at i (a typed array: no boxed numbers, and growth is one copy). */
   private entryHashes = new Int32Array(1024);
   private live = 0;
 
