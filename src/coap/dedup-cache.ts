@@ -14,6 +14,12 @@ import { GenerationalMap } from './generational-map.js';
 export interface DedupKey {
   readonly peer: number | string;
   readonly messageId: number;
+  /**
+   * When the datagram arrived: the generations are rotated against this time, so a get and
+   * the set after it read the clock once. A set made later (an answer that took a while)
+   * may rotate late; its entry then lives longer, never shorter than a generation.
+   */
+  readonly at: number;
 }
 
 /** Most peers have one exchange in the cache at a time: that one is kept without a map. */
@@ -66,22 +72,25 @@ export class DedupCache<V> {
   // Peer → its entries. Expiry works on whole peers, one generation at a time.
   private readonly peers: GenerationalMap<number | string, PeerEntries<V>>;
 
-  constructor(clock: Clock, lifetimeMs: number) {
+  constructor(
+    private readonly clock: Clock,
+    lifetimeMs: number,
+  ) {
     this.peers = new GenerationalMap(clock, lifetimeMs);
   }
 
-  static key(remote: RemoteAddress, messageId: number): DedupKey {
-    return { peer: peerKey(remote), messageId };
+  key(remote: RemoteAddress, messageId: number): DedupKey {
+    return { peer: peerKey(remote), messageId, at: this.clock.now() };
   }
 
   get(key: DedupKey): V | undefined {
-    const [current, previous] = this.peers.generations();
+    const [current, previous] = this.peers.generations(key.at);
     const fresh = lookup(current.get(key.peer), key.messageId);
     return fresh !== undefined ? fresh : lookup(previous.get(key.peer), key.messageId);
   }
 
   set(key: DedupKey, value: V): void {
-    const [current, previous] = this.peers.generations();
+    const [current, previous] = this.peers.generations(key.at);
     const old = previous.get(key.peer);
     if (old instanceof MessageIdPages) old.delete(key.messageId);
     else if (old !== undefined && old.messageId === key.messageId) previous.delete(key.peer);

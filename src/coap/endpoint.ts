@@ -495,7 +495,7 @@ export class CoapEndpoint {
       return;
     }
     // CON or NON: de-duplicate before any processing.
-    const dedupKey = DedupCache.key(remote, msg.messageId);
+    const dedupKey = this.dedup.key(remote, msg.messageId);
     const seen = this.dedup.get(dedupKey);
     if (seen !== undefined) {
       this.counters.duplicates++;

@@ -56,15 +56,15 @@ export class GenerationalMap<K, V> {
    * Both generations, newest first, after any due rotation: for callers that keep nested
    * maps and must look into each generation themselves (see DedupCache).
    */
-  generations(): readonly [current: Map<K, V>, previous: Map<K, V>] {
-    this.maybeRotate();
+  generations(now = this.clock.now()): readonly [current: Map<K, V>, previous: Map<K, V>] {
+    this.maybeRotate(now);
     // One tuple per rotation, not per call: this sits on the per-datagram path.
     if (this.pair[0] !== this.current) this.pair = [this.current, this.previous];
     return this.pair;
   }
 
-  private maybeRotate(): void {
-    const now = this.clock.now();
+  /** `now`: a caller that has just read the clock passes what it read (a lookup per datagram). */
+  private maybeRotate(now = this.clock.now()): void {
     if (now < this.rotateAt) return;
     if (now >= this.rotateAt + this.generationMs) {
       // Idle for two generations: everything is stale.

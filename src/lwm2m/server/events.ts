@@ -63,33 +63,33 @@ export type Lwm2mListener<K extends Lwm2mEventName> = (event: Lwm2mEventMap[K]) 
  * promise is logged and the remaining listeners still run.
  */
 export class Lwm2mEvents {
-  private readonly listeners: { [K in Lwm2mEventName]?: Set<Lwm2mListener<K>> } = {};
+  // Arrays replaced (never changed in place) on on/off: emit walks the one it finds without
+  // copying it, and a listener added or removed meanwhile does not disturb that walk.
+  private readonly listeners: { [K in Lwm2mEventName]?: readonly Lwm2mListener<K>[] } = {};
 
   constructor(private readonly logger?: Logger) {}
 
   /** Returns a function that removes the listener. */
   on<K extends Lwm2mEventName>(name: K, listener: Lwm2mListener<K>): () => void {
-    let set = this.listeners[name] as Set<Lwm2mListener<K>> | undefined;
-    if (!set) {
-      set = new Set();
-      (this.listeners as Record<string, unknown>)[name] = set;
-    }
-    set.add(listener);
+    const current = (this.listeners[name] ?? []) as readonly Lwm2mListener<K>[];
+    // A listener added twice runs once, as with a Set.
+    if (!current.includes(listener)) (this.listeners as Record<string, unknown>)[name] = [...current, listener];
     return () => this.off(name, listener);
   }
 
   off<K extends Lwm2mEventName>(name: K, listener: Lwm2mListener<K>): void {
-    (this.listeners[name] as Set<Lwm2mListener<K>> | undefined)?.delete(listener);
+    const current = this.listeners[name] as readonly Lwm2mListener<K>[] | undefined;
+    if (current?.includes(listener)) (this.listeners as Record<string, unknown>)[name] = current.filter((l) => l !== listener);
   }
 
   listenerCount(name: Lwm2mEventName): number {
-    return this.listeners[name]?.size ?? 0;
+    return this.listeners[name]?.length ?? 0;
   }
 
   emit<K extends Lwm2mEventName>(name: K, event: Lwm2mEventMap[K]): void {
-    const set = this.listeners[name] as Set<Lwm2mListener<K>> | undefined;
-    if (!set) return;
-    for (const listener of [...set]) {
+    const listeners = this.listeners[name] as readonly Lwm2mListener<K>[] | undefined;
+    if (!listeners) return;
+    for (const listener of listeners) {
       try {
         const result = listener(event);
         if (result && typeof (result as Promise<void>).catch === 'function') {

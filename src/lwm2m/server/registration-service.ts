@@ -68,7 +68,10 @@ export class RegistrationService {
       binding: params.binding,
       queueMode: params.queueMode,
       smsNumber: params.smsNumber,
-      address: { address: req.remote.address, port: req.remote.port },
+      // Kept, not copied: a transport's remote is exactly { address, port } and nothing
+      // changes it afterwards (UDP makes one per datagram; a DTLS session keeps one and
+      // replaces it when the peer's address moves).
+      address: req.remote,
       rootPath: params.links.rootPath,
       objectLinks: params.links.objectLinks,
       registeredAt: now,

@@ -30,31 +30,31 @@ describe('DedupCache', () => {
 
   it('finds what was stored for a (peer, message id), and nothing for another peer or id', () => {
     const cache = new DedupCache<string>(new ManualClock(), 1000);
-    cache.set(DedupCache.key(remote, 7), 'answer');
-    expect(cache.get(DedupCache.key(remote, 7))).toBe('answer');
-    expect(cache.get(DedupCache.key(remote, 8))).toBeUndefined();
-    expect(cache.get(DedupCache.key({ ...remote, port: 40001 }, 7))).toBeUndefined();
-    expect(cache.get(DedupCache.key({ address: '::1', port: 40000 }, 7))).toBeUndefined();
+    cache.set(cache.key(remote, 7), 'answer');
+    expect(cache.get(cache.key(remote, 7))).toBe('answer');
+    expect(cache.get(cache.key(remote, 8))).toBeUndefined();
+    expect(cache.get(cache.key({ ...remote, port: 40001 }, 7))).toBeUndefined();
+    expect(cache.get(cache.key({ address: '::1', port: 40000 }, 7))).toBeUndefined();
   });
 
   it('keeps an entry at least one lifetime and drops it before two', () => {
     const clock = new ManualClock();
     const cache = new DedupCache<string>(clock, 1000);
-    cache.set(DedupCache.key(remote, 1), 'a');
+    cache.set(cache.key(remote, 1), 'a');
     clock.advance(999);
-    expect(cache.get(DedupCache.key(remote, 1))).toBe('a');
+    expect(cache.get(cache.key(remote, 1))).toBe('a');
     clock.advance(1000);
-    expect(cache.get(DedupCache.key(remote, 1))).toBe('a');
+    expect(cache.get(cache.key(remote, 1))).toBe('a');
     clock.advance(1001);
-    expect(cache.get(DedupCache.key(remote, 1))).toBeUndefined();
+    expect(cache.get(cache.key(remote, 1))).toBeUndefined();
     expect(cache.size).toBe(0);
   });
 
   it('keeps every exchange of a busy peer, and updates one in place', () => {
     const cache = new DedupCache<string>(new ManualClock(), 1000);
-    for (let id = 0; id < 5; id++) cache.set(DedupCache.key(remote, id), `answer ${id}`);
-    cache.set(DedupCache.key(remote, 3), 'answer 3, final');
-    expect([0, 1, 2, 3, 4].map((id) => cache.get(DedupCache.key(remote, id)))).toEqual([
+    for (let id = 0; id < 5; id++) cache.set(cache.key(remote, id), `answer ${id}`);
+    cache.set(cache.key(remote, 3), 'answer 3, final');
+    expect([0, 1, 2, 3, 4].map((id) => cache.get(cache.key(remote, id)))).toEqual([
       'answer 0',
       'answer 1',
       'answer 2',
@@ -67,48 +67,48 @@ describe('DedupCache', () => {
   it('replaces an entry from the older generation instead of keeping two', () => {
     const clock = new ManualClock();
     const cache = new DedupCache<string>(clock, 1000);
-    cache.set(DedupCache.key(remote, 1), 'old');
+    cache.set(cache.key(remote, 1), 'old');
     clock.advance(1000);
-    cache.set(DedupCache.key(remote, 1), 'new');
-    expect(cache.get(DedupCache.key(remote, 1))).toBe('new');
+    cache.set(cache.key(remote, 1), 'new');
+    expect(cache.get(cache.key(remote, 1))).toBe('new');
     expect(cache.size).toBe(1);
   });
 
   it('keeps the older generation\'s other exchanges of a peer when one is replaced', () => {
     const clock = new ManualClock();
     const cache = new DedupCache<string>(clock, 1000);
-    cache.set(DedupCache.key(remote, 1), 'a');
-    cache.set(DedupCache.key(remote, 2), 'b');
+    cache.set(cache.key(remote, 1), 'a');
+    cache.set(cache.key(remote, 2), 'b');
     clock.advance(1000);
-    cache.set(DedupCache.key(remote, 1), 'a2');
-    expect(cache.get(DedupCache.key(remote, 1))).toBe('a2');
-    expect(cache.get(DedupCache.key(remote, 2))).toBe('b');
+    cache.set(cache.key(remote, 1), 'a2');
+    expect(cache.get(cache.key(remote, 1))).toBe('a2');
+    expect(cache.get(cache.key(remote, 2))).toBe('b');
     expect(cache.size).toBe(2);
   });
 
   it('holds all 65,536 message ids of one peer, each with its own value, across page boundaries', () => {
     const cache = new DedupCache<number>(new ManualClock(), 1000);
-    for (let id = 0; id < 65536; id++) cache.set(DedupCache.key(remote, id), id * 3);
+    for (let id = 0; id < 65536; id++) cache.set(cache.key(remote, id), id * 3);
     expect(cache.size).toBe(65536);
-    for (const id of [0, 15, 16, 17, 255, 256, 4095, 4096, 65534, 65535]) expect(cache.get(DedupCache.key(remote, id))).toBe(id * 3);
-    cache.set(DedupCache.key(remote, 16), -1);
-    expect(cache.get(DedupCache.key(remote, 16))).toBe(-1);
+    for (const id of [0, 15, 16, 17, 255, 256, 4095, 4096, 65534, 65535]) expect(cache.get(cache.key(remote, id))).toBe(id * 3);
+    cache.set(cache.key(remote, 16), -1);
+    expect(cache.get(cache.key(remote, 16))).toBe(-1);
     expect(cache.size).toBe(65536);
   });
 
   it('counts a page entry once when a value moves from the older generation to the current one', () => {
     const clock = new ManualClock();
     const cache = new DedupCache<string>(clock, 1000);
-    for (const id of [30, 31, 32]) cache.set(DedupCache.key(remote, id), `old-${id}`);
+    for (const id of [30, 31, 32]) cache.set(cache.key(remote, id), `old-${id}`);
     clock.advance(1000);
-    cache.set(DedupCache.key(remote, 31), 'new-31');
+    cache.set(cache.key(remote, 31), 'new-31');
     expect(cache.size).toBe(3);
-    expect(cache.get(DedupCache.key(remote, 31))).toBe('new-31');
-    expect(cache.get(DedupCache.key(remote, 30))).toBe('old-30');
-    expect(cache.get(DedupCache.key(remote, 32))).toBe('old-32');
+    expect(cache.get(cache.key(remote, 31))).toBe('new-31');
+    expect(cache.get(cache.key(remote, 30))).toBe('old-30');
+    expect(cache.get(cache.key(remote, 32))).toBe('old-32');
     clock.advance(1000);
-    expect(cache.get(DedupCache.key(remote, 30))).toBeUndefined();
-    expect(cache.get(DedupCache.key(remote, 31))).toBe('new-31');
+    expect(cache.get(cache.key(remote, 30))).toBeUndefined();
+    expect(cache.get(cache.key(remote, 31))).toBe('new-31');
     expect(cache.size).toBe(1);
   });
 });
