@@ -44,6 +44,11 @@ export class Block2Cache {
     return entry;
   }
 
+  /** Drops the bodies whose response `test` accepts (a resource that must no longer be served). */
+  forget(test: (response: OutgoingResponse) => boolean): number {
+    return this.bodies.deleteWhere((entry) => test(entry.response));
+  }
+
   get size(): number {
     return this.bodies.size;
   }

@@ -229,6 +229,17 @@ export class CoapEndpoint {
     this.block2Served = listener;
   }
 
+  /**
+   * Drops the cached bodies (blocks 1..n of large responses) whose response `test` accepts:
+   * their next block GET goes to the handler again instead of being served from the cache.
+   * For a resource that must stop being served at once (a withdrawn firmware image); returns
+   * how many bodies were dropped.
+   */
+  forgetBlock2Bodies(test: (response: OutgoingResponse) => boolean): number {
+    return this.block2.forget(test);
+  }
+
+
   /** For observations restored after a restart: 'keep' ACKs such a notification, 'reject' (default) answers RST. */
   onUnknownNotification(handler: (n: IncomingResponse) => 'keep' | 'reject'): void {
     this.unknownNotificationHandler = handler;
@@ -835,6 +846,9 @@ export class CoapEndpoint {
     const size = blockSize(szx);
     const num = block2?.num ?? 0;
     if (body.length <= size && num === 0) return { code: response.code, options, payload: body };
+    // An error's diagnostic payload is not the requested representation: it goes out whole
+    // whatever block was asked for (the resource may have gone between two blocks).
+    if (codeClass(response.code) >= 4 && body.length <= size) return { code: response.code, options, payload: body };
 
     const cacheKey = typeof lazyCacheKey === 'function' ? lazyCacheKey() : lazyCacheKey;
     let etag = getOption({ options } as CoapMessage, CoapOptionNumber.ETag);

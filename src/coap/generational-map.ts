@@ -52,6 +52,19 @@ export class GenerationalMap<K, V> {
     this.previous.clear();
   }
 
+  /** Deletes every entry whose value `test` accepts; returns how many. Walks both generations. */
+  deleteWhere(test: (value: V) => boolean): number {
+    let deleted = 0;
+    for (const generation of [this.current, this.previous]) {
+      for (const [key, value] of generation) {
+        if (!test(value)) continue;
+        generation.delete(key);
+        deleted++;
+      }
+    }
+    return deleted;
+  }
+
   /**
    * Both generations, newest first, after any due rotation: for callers that keep nested
    * maps and must look into each generation themselves (see DedupCache).

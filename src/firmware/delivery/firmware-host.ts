@@ -36,6 +36,12 @@ export interface FirmwareHostOptions {
   checkPeer?: PeerCheck;
   /** Told of every refused fetch (for the log). */
   onRefused?: (endpoint: string, reason: string, security: PeerSecurity | undefined) => void;
+  /**
+   * Told when an image stops being served here (withdrawn, or replaced under its token):
+   * the endpoints drop the blocks they cached of it, which they would otherwise go on
+   * serving to the device already pulling it.
+   */
+  onWithdrawn?: (response: OutgoingResponse) => void;
 }
 
 /**
@@ -88,16 +94,20 @@ export class FirmwareHost {
   /** Serves `bytes` at /fw/<token>; returns the path segments. */
   host(token: string, bytes: Buffer, sha256Hex: string, onFetch?: FetchListener, access?: HostAccess): string[] {
     const previous = this.hosted.get(token);
-    if (previous) previous.onFetch = undefined;
+    if (previous) {
+      previous.onFetch = undefined;
+      this.options.onWithdrawn?.(previous);
+    }
     this.hosted.set(token, new HostedImage(bytes, Buffer.from(sha256Hex.slice(0, 16), 'hex'), onFetch, access));
     return [PULL_PATH_PREFIX, token];
   }
 
   withdraw(token: string): void {
     const entry = this.hosted.get(token);
-    // Blocks the endpoint still serves from its cache no longer count for the ended delivery.
-    if (entry) entry.onFetch = undefined;
     this.hosted.delete(token);
+    if (entry === undefined) return;
+    entry.onFetch = undefined;
+    this.options.onWithdrawn?.(entry);
   }
 
   get size(): number {

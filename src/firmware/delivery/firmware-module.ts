@@ -36,7 +36,7 @@ export interface FirmwareModuleOptions {
   verifyImage?: ImageVerifier;
   /** The CoAP endpoint serving the pull URIs: with it, pull progress counts every block served. */
   /** With request(), a push goes block by block and can pause and resume at the acknowledged offset. */
-  coap?: { onBlock2Served(listener: (served: Block2Served) => void): void } & Partial<BlockRequester>;
+  coap?: { onBlock2Served(listener: (served: Block2Served) => void): void; forgetBlock2Bodies?(test: (response: OutgoingResponse) => boolean): number } & Partial<BlockRequester>;
   /** Sends the push blocks instead of `coap` (the device router: CoAPS devices get them over CoAPS). */
   requester?: BlockRequester;
   /** The CoAPS listener: pull URIs (and who may fetch them) for devices on CoAPS. */
@@ -64,6 +64,10 @@ export async function createFirmwareModule(options: FirmwareModuleOptions): Prom
   const host = new FirmwareHost({
     ...(secure ? { checkPeer: (endpoint, security) => secure.refusal(endpoint, security) } : {}),
     onRefused: (endpoint, reason, security) => log?.warn({ ep: endpoint, reason, identity: security?.identity }, 'firmware download refused'),
+    onWithdrawn: (image) => {
+      options.coap?.forgetBlock2Bodies?.((response) => response === image);
+      secure?.endpoint.forgetBlock2Bodies?.((response) => response === image);
+    },
   });
   options.coap?.onBlock2Served(host.blocksServed());
   secure?.endpoint.onBlock2Served(host.blocksServed());

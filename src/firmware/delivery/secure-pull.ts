@@ -7,7 +7,7 @@
  * src/security/endpoint-access.ts, the one its registration passed).
  */
 import type { Block2Served } from '../../coap/endpoint.js';
-import type { PeerSecurity, RemoteAddress } from '../../coap/types.js';
+import type { OutgoingResponse, PeerSecurity, RemoteAddress } from '../../coap/types.js';
 import type { Registration } from '../../lwm2m/server/registration.js';
 import { checkEndpointAccess } from '../../security/endpoint-access.js';
 import type { SecurityInfo } from '../../store/types.js';
@@ -16,7 +16,7 @@ export interface SecurePull {
   /** The CoAPS listener's bound address (for coaps:// pull URIs). */
   address(): RemoteAddress;
   /** The CoAPS listener, whose served blocks count as progress too. */
-  endpoint: { onBlock2Served(listener: (served: Block2Served) => void): void };
+  endpoint: { onBlock2Served(listener: (served: Block2Served) => void): void; forgetBlock2Bodies?(test: (response: OutgoingResponse) => boolean): number };
   /** Whether the device talks to us over CoAPS (its image then goes only that way). */
   isSecure(endpoint: string): boolean;
   /** Why this DTLS peer may not fetch the image of `endpoint`, or undefined when it may. */
