@@ -294,13 +294,14 @@ export class DeliveryService {
       }
       const commands = resumeCommands(record, this.clock.now(), this.policy);
       runtime.chain = runtime.chain.then(() => this.run(runtime, commands));
-      // These states wait for the device's next registration, which may already have come:
-      // while this process was down, or after it restarted but before this resume (the
-      // listener serves registrations first). The device then registers no more until its
-      // lifetime runs out, so its current registration is checked now, as a fresh one would
-      // be: what it reports (State, Update Result, PkgVersion) decides.
+      // What these states wait for (the device's re-registration, or the outcome of an
+      // Update) may already have happened: while this process was down, or after it
+      // restarted but before this resume (the listener serves registrations first). The
+      // device then registers no more until its lifetime runs out, so its current
+      // registration is checked now, as a fresh one would be: what it reports (State,
+      // Update Result, PkgVersion) decides.
       const registration = this.options.registration(record.endpoint);
-      if ((record.state === 'updating' || record.state === 'verifying') && registration !== undefined) this.onRegistration(registration);
+      if (WAITS_FOR_REGISTRATION.has(record.state) && registration !== undefined) this.onRegistration(registration);
     }
     await Promise.all(rehosting);
     return active.length;
@@ -737,6 +738,12 @@ function sameFields(before: DeliveryRecord, after: DeliveryRecord): boolean {
   return Object.keys(before).length === Object.keys(after).length;
 }
 
+/**
+ * States in which a restarted server reads the device's status at once, as after a
+ * registration: their next step depends on what the device did while we were down.
+ */
+const WAITS_FOR_REGISTRATION: ReadonlySet<DeliveryState> = new Set(['downloaded', 'updating', 'verifying']);
+
 /** What to redo for a delivery found unfinished after a restart. */
 function resumeCommands(record: DeliveryRecord, now: number, policy: DeliveryPolicy): DeliveryCommand[] {
   switch (record.state) {
@@ -745,7 +752,10 @@ function resumeCommands(record: DeliveryRecord, now: number, policy: DeliveryPol
     case 'transferring':
       return [{ kind: 'transfer', method: record.method ?? 'push', resetFirst: true }];
     case 'downloaded':
-      return [{ kind: 'execute' }];
+      // Not Update at once: one sent before the restart may have run already (the device
+      // then answers 4.05, it has no package). The status read on resume decides (it runs
+      // Update only when the device still holds the package).
+      return [];
     case 'deferred':
       return [{ kind: 'schedule-defer', delayMs: Math.max(0, record.stateSince + (record.maxDeferMs ?? policy.defaultDeferMs) - now) }];
     default:

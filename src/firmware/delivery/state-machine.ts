@@ -247,6 +247,9 @@ function fromDownloaded(d: DeliveryRecord, event: DeliveryEvent, policy: Deliver
       const seen = { deviceState: state, result };
       if (state === FirmwareState.updating) return move(d, 'updating', event, now, seen);
       const info = updateResultInfo(result)!;
+      // Idle with success: an Update sent before a restart ran (we had not written that
+      // down); what it installed is checked as after any Update.
+      if (state === FirmwareState.idle && info.handling === 'success') return fromUpdating(d, event, policy, now);
       if (info.handling === 'defer') return defer(d, event, policy, now, seen);
       if (state === FirmwareState.downloaded) {
         // Back from a reboot with the package still there: the Update we sent was lost.
