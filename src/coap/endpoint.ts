@@ -805,10 +805,7 @@ export class CoapEndpoint {
     let prefix = this.block2Prefixes.get(cached);
     if (prefix === undefined) {
       const response = cached.response;
-      const options: CoapOption[] = [];
-      if (response.contentFormat !== undefined) options.push({ number: CoapOptionNumber.ContentFormat, value: encodeUint(response.contentFormat) });
-      for (const segment of response.locationPath ?? []) options.push({ number: CoapOptionNumber.LocationPath, value: Buffer.from(segment, 'utf8') });
-      if (response.options) options.push(...response.options);
+      const options = responseOptions(response);
       if (!options.some((o) => o.number === CoapOptionNumber.ETag)) options.push({ number: CoapOptionNumber.ETag, value: cached.etag });
       prefix = block2Prefix(options) ?? null;
       this.block2Prefixes.set(cached, prefix);
@@ -834,12 +831,7 @@ export class CoapEndpoint {
    * the negotiated size (the request's Block2 SZX if smaller than ours).
    */
   private shapeResponse(response: OutgoingResponse, block2?: BlockOption, block1Echo?: BlockOption, lazyCacheKey?: string | (() => string)): { code: number; options: CoapOption[]; payload: Buffer } {
-    const options: CoapOption[] = [];
-    if (response.contentFormat !== undefined) options.push({ number: CoapOptionNumber.ContentFormat, value: encodeUint(response.contentFormat) });
-    if (response.locationPath) {
-      for (const segment of response.locationPath) options.push({ number: CoapOptionNumber.LocationPath, value: Buffer.from(segment, 'utf8') });
-    }
-    if (response.options) options.push(...response.options);
+    const options = responseOptions(response);
     if (block1Echo) options.push({ number: CoapOptionNumber.Block1, value: encodeBlock(block1Echo) });
     const body = response.payload ?? EMPTY;
     const szx = block2 ? Math.min(block2.szx, this.preferredSzx) : this.preferredSzx;
@@ -965,6 +957,15 @@ function tokenKey(remote: RemoteAddress, token: Buffer): string {
 function block2Key(remote: RemoteAddress, security: PeerSecurity | undefined, path: string[], query: string[]): string {
   const peer = security === undefined ? '' : `${security.mode}:${security.identity}`;
   return `${remote.address}|${remote.port}|${peer}|${path.join('/')}?${query.join('&')}`;
+}
+
+/** The options a response carries whatever block of it is sent: Content-Format, Location-Path, its own. */
+function responseOptions(response: OutgoingResponse): CoapOption[] {
+  const options: CoapOption[] = [];
+  if (response.contentFormat !== undefined) options.push({ number: CoapOptionNumber.ContentFormat, value: encodeUint(response.contentFormat) });
+  for (const segment of response.locationPath ?? []) options.push({ number: CoapOptionNumber.LocationPath, value: Buffer.from(segment, 'utf8') });
+  if (response.options) options.push(...response.options);
+  return options;
 }
 
 function textResponse(code: number, reason: string): OutgoingResponse & { options: CoapOption[]; payload: Buffer } {
