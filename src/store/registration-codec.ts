@@ -69,16 +69,11 @@ export type RegistrationRow =
   | [id: string, address: string, port: number, shape: number | ShapeArray, registeredAt: number, updatedAfter: number]
   | [id: string, address: string, port: number, shape: number | ShapeArray, registeredAt: number, updatedAfter: number, expiresAfter: number];
 
+/** The fields of a registration that make its shape: what devices of one type send alike. */
+export type ShapeFields = Readonly<Pick<Registration, 'lifetimeSec' | 'lwm2mVersion' | 'binding' | 'queueMode' | 'smsNumber' | 'rootPath' | 'objectLinks'>>;
+
 /** A shape as the rows that name it need it: the registration's fields, links parsed. */
-export interface StoredShape {
-  readonly lifetimeSec: number;
-  readonly lwm2mVersion: Lwm2mVersion;
-  readonly binding: string;
-  readonly queueMode: boolean;
-  readonly smsNumber: string | undefined;
-  readonly rootPath: string;
-  readonly objectLinks: readonly WebLink[];
-}
+export type StoredShape = ShapeFields;
 
 /** How a row's numbers are resolved when it is read (numbered shapes and link sets). */
 export interface StoredSets {

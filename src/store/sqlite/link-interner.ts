@@ -11,33 +11,23 @@
  */
 import type { WebLink } from '../../lwm2m/link-format.js';
 import { linksToText } from '../registration-codec.js';
+import { NumberedTexts, type NumberedText } from './numbered-texts.js';
 
 /** Far above the number of device types of a fleet; the same bound as the links parse cache. */
 export const MAX_LINK_SETS = 4096;
 
-interface LinkSet {
-  readonly n: number;
-  readonly text: string;
-  /** The last batch that carried this set's definition; 0 = none of this process. */
-  batch: number;
-}
-
 export class LinkInterner {
   // A text (string) when the set is stored inline because the table was full.
-  private readonly byArray = new WeakMap<readonly WebLink[], LinkSet | string>();
-  private readonly byText = new Map<string, LinkSet>();
-  private next = 1;
+  private readonly byArray = new WeakMap<readonly WebLink[], NumberedText | string>();
+  private readonly sets: NumberedTexts;
   // Devices of one type share one links array, and a batch is mostly one or a few types:
   // the last answer saves the WeakMap lookup on most rows.
   private lastArray: readonly WebLink[] | undefined;
-  private lastSet: LinkSet | string | undefined;
+  private lastSet: NumberedText | string | undefined;
 
   /** `stored`: the sets already in the table, [number, text]. */
-  constructor(stored: Iterable<readonly [number, string]>, private readonly limit = MAX_LINK_SETS) {
-    for (const [n, text] of stored) {
-      if (!this.byText.has(text)) this.byText.set(text, { n, text, batch: 0 });
-      if (n >= this.next) this.next = n + 1;
-    }
+  constructor(stored: Iterable<readonly [number, string]>, limit = MAX_LINK_SETS) {
+    this.sets = new NumberedTexts(stored, limit);
   }
 
   /**
@@ -46,49 +36,25 @@ export class LinkInterner {
    */
   ref(links: readonly WebLink[], batch: number, definitions: Array<[number, string]>): number | string {
     let set = links === this.lastArray ? this.lastSet : this.byArray.get(links);
-    if (set === undefined) set = this.enter(links);
+    if (set === undefined) {
+      const text = linksToText(links);
+      set = this.sets.enter(text) ?? text;
+      this.byArray.set(links, set);
+    }
     this.lastArray = links;
     this.lastSet = set;
     if (typeof set === 'string') return set;
-    if (set.batch !== batch) {
-      set.batch = batch;
-      definitions.push([set.n, set.text]);
-    }
+    this.sets.define(set, batch, definitions);
     return set.n;
   }
 
-  /**
-   * Forgets the loaded sets that no row names (`used`) and no batch of this process has
-   * named; returns their numbers, for the caller to delete.
-   */
+  /** See NumberedTexts.forgetUnused. */
   forgetUnused(used: ReadonlySet<number>): number[] {
-    const unused: number[] = [];
-    for (const [text, set] of this.byText) {
-      if (set.batch === 0 && !used.has(set.n)) {
-        this.byText.delete(text);
-        unused.push(set.n);
-      }
-    }
-    return unused;
+    return this.sets.forgetUnused(used);
   }
 
   /** How many sets are numbered (for tests and diagnostics). */
   size(): number {
-    return this.byText.size;
-  }
-
-  private enter(links: readonly WebLink[]): LinkSet | string {
-    const text = linksToText(links);
-    let set: LinkSet | string | undefined = this.byText.get(text);
-    if (set === undefined) {
-      if (this.byText.size >= this.limit) {
-        set = text;
-      } else {
-        set = { n: this.next++, text, batch: 0 };
-        this.byText.set(text, set);
-      }
-    }
-    this.byArray.set(links, set);
-    return set;
+    return this.sets.size;
   }
 }

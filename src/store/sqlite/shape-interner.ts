@@ -11,33 +11,19 @@
  * holds its shape inline, as the memory store does.
  */
 import type { WebLink } from '../../lwm2m/link-format.js';
-import type { Lwm2mVersion, Registration } from '../../lwm2m/server/registration.js';
-import { toShape, type ShapeArray } from '../registration-codec.js';
+import type { Registration } from '../../lwm2m/server/registration.js';
+import { toShape, type ShapeArray, type ShapeFields } from '../registration-codec.js';
 import type { LinkInterner } from './link-interner.js';
+import { NumberedTexts, type NumberedText } from './numbered-texts.js';
 
 /** Far above the number of device types and firmware versions of a fleet. */
 export const MAX_SHAPES = 4096;
 
-interface Shape {
-  readonly links: readonly WebLink[];
-  readonly lifetimeSec: number;
-  readonly lwm2mVersion: Lwm2mVersion;
-  readonly binding: string;
-  readonly queueMode: boolean;
-  readonly smsNumber: string | undefined;
-  readonly rootPath: string;
+interface Shape extends ShapeFields {
   /** The number, or the inline shape when the table is full. */
   readonly ref: number | ShapeArray;
   /** The numbered shape; undefined when inline. */
-  readonly entry: Entry | undefined;
-}
-
-interface Entry {
-  readonly n: number;
-  /** The shape array as stored in the table. */
-  readonly text: string;
-  /** The last batch that carried this shape's definition; 0 = none of this process. */
-  batch: number;
+  readonly entry: NumberedText | undefined;
 }
 
 /** Shapes remembered per links array: beyond this (unique SMS numbers), the others are looked up by text. */
@@ -52,9 +38,7 @@ export interface Definitions {
 export class ShapeInterner {
   // Registrations of one links array (device type) usually have one shape, rarely a few.
   private readonly byLinks = new WeakMap<readonly WebLink[], Shape[]>();
-  // Loaded from the table: text → number; entries of this process's shapes are added.
-  private readonly byText = new Map<string, Entry>();
-  private next = 1;
+  private readonly shapes: NumberedTexts;
   // A batch is mostly one or a few device types: the last answer saves the lookups on most rows.
   private last: Shape | undefined;
 
@@ -62,12 +46,9 @@ export class ShapeInterner {
   constructor(
     private readonly linkSets: LinkInterner,
     stored: Iterable<readonly [number, string]>,
-    private readonly limit = MAX_SHAPES,
+    limit = MAX_SHAPES,
   ) {
-    for (const [n, text] of stored) {
-      if (!this.byText.has(text)) this.byText.set(text, { n, text, batch: 0 });
-      if (n >= this.next) this.next = n + 1;
-    }
+    this.shapes = new NumberedTexts(stored, limit);
   }
 
   /**
@@ -83,8 +64,7 @@ export class ShapeInterner {
     }
     const entry = shape.entry;
     if (entry !== undefined && entry.batch !== batch) {
-      entry.batch = batch;
-      definitions.shapes.push([entry.n, entry.text]);
+      this.shapes.define(entry, batch, definitions.shapes);
       this.linkSets.ref(r.objectLinks, batch, definitions.links);
     } else if (entry === undefined && typeof (shape.ref as ShapeArray)[6] === 'number') {
       // An inline shape naming a link set: that set must be defined in this batch too.
@@ -93,24 +73,14 @@ export class ShapeInterner {
     return shape.ref;
   }
 
-  /**
-   * Forgets the loaded shapes that no row names (`used`) and no batch of this process has
-   * named; returns their numbers, for the caller to delete.
-   */
+  /** See NumberedTexts.forgetUnused. */
   forgetUnused(used: ReadonlySet<number>): number[] {
-    const unused: number[] = [];
-    for (const [text, entry] of this.byText) {
-      if (entry.batch === 0 && !used.has(entry.n)) {
-        this.byText.delete(text);
-        unused.push(entry.n);
-      }
-    }
-    return unused;
+    return this.shapes.forgetUnused(used);
   }
 
   /** How many shapes are numbered (for tests and diagnostics). */
   size(): number {
-    return this.byText.size;
+    return this.shapes.size;
   }
 
   private find(r: Registration, batch: number, definitions: Definitions): Shape {
@@ -121,14 +91,9 @@ export class ShapeInterner {
     }
     for (const shape of shapes) if (same(shape, r)) return shape;
     const array = toShape(r, this.linkSets.ref(r.objectLinks, batch, definitions.links));
-    const text = JSON.stringify(array);
-    let entry = this.byText.get(text);
-    if (entry === undefined && this.byText.size < this.limit) {
-      entry = { n: this.next++, text, batch: 0 };
-      this.byText.set(text, entry);
-    }
+    const entry = this.shapes.enter(JSON.stringify(array));
     const shape: Shape = {
-      links: r.objectLinks,
+      objectLinks: r.objectLinks,
       lifetimeSec: r.lifetimeSec,
       lwm2mVersion: r.lwm2mVersion,
       binding: r.binding,
@@ -145,7 +110,7 @@ export class ShapeInterner {
 
 function same(shape: Shape, r: Registration): boolean {
   return (
-    shape.links === r.objectLinks &&
+    shape.objectLinks === r.objectLinks &&
     shape.lifetimeSec === r.lifetimeSec &&
     shape.binding === r.binding &&
     shape.queueMode === r.queueMode &&
