@@ -2,7 +2,8 @@
  * Registration ⇄ stored row. A row is one JSON array, fields by position: compact (no
  * field names in a million rows), made by JSON.stringify's fast path on the thread that
  * answers devices, and still readable with the sqlite3 shell. The endpoint is not in the
- * row: it is the row's key (the SQLite column, the memory store's map key).
+ * row: it is the memory store's map key, and the SQLite log puts it in front of the row
+ * (KeyedRow; the old one-row-per-endpoint table had it as its key column).
  *
  * What devices of one type and firmware all send alike — lifetime, version, binding, queue
  * mode, SMS number, root path and object links — is the row's "shape": the number of a
@@ -13,7 +14,7 @@
  * budget of 1M devices depends on it).
  *
  * Times: registeredAt is stored as the distance from a time base kept beside the row (the
- * SQLite column time_base, one value per batch; 0, i.e. absolute, in the memory store),
+ * SQLite column time_base, one value per log entry; 0, i.e. absolute, in the memory store),
  * lastUpdateAt as the distance from registeredAt: small integers that cost less to format
  * and to write than 13-digit timestamps, on the thread that answers devices. expiresAt is
  * lastUpdateAt + the lifetime for every registration the server makes, so it is only

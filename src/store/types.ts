@@ -13,22 +13,38 @@ export type JsonValue = string | number | boolean | null | JsonValue[] | { [key:
 export type JsonObject = { [key: string]: JsonValue };
 
 /**
- * A write of the registration write-behind. Both are keyed by endpoint (a device has at
- * most one registration): a put (the registration itself) stores the endpoint's current
- * registration, replacing whatever it had; a delete says the endpoint has none any more,
- * whichever id it had. A put is not wrapped: the write-behind holds every write until its
- * flush, and a wrapper per registration would be one more object for the garbage collector
- * to copy, on the thread that answers devices.
+ * A write of the registration write-behind. Puts and deletes are keyed by endpoint (a
+ * device has at most one registration): a put (the registration itself) stores the
+ * endpoint's current registration, replacing whatever it had; a delete says the endpoint
+ * has none any more, whichever id it had. A put is not wrapped: the write-behind holds
+ * every write until its flush, and a wrapper per registration would be one more object for
+ * the garbage collector to copy, on the thread that answers devices.
+ *
+ * The rewrite marks are for a persistence that keeps every write in a log (see
+ * RegistrationPersistence.wantsRewrite): between a begin and its end, every registration
+ * that was live at the begin is put again (or deleted), so at the end the log may drop
+ * everything older than the begin. A persistence that keeps one row per endpoint ignores them.
  */
-export type RegistrationWrite = Registration | RegistrationDelete;
+export type RegistrationWrite = Registration | RegistrationDelete | RewriteMark;
 
 export interface RegistrationDelete {
   op: 'delete';
   endpoint: string;
 }
 
+export interface RewriteMark {
+  op: 'rewrite-begin' | 'rewrite-end';
+}
+
+export const REWRITE_BEGIN: RewriteMark = Object.freeze({ op: 'rewrite-begin' });
+export const REWRITE_END: RewriteMark = Object.freeze({ op: 'rewrite-end' });
+
+export function isRegistrationPut(write: RegistrationWrite): write is Registration {
+  return !('op' in write);
+}
+
 export function isRegistrationDelete(write: RegistrationWrite): write is RegistrationDelete {
-  return 'op' in write;
+  return 'op' in write && write.op === 'delete';
 }
 
 /** The durable side of registrations; the in-memory index in front of it answers lookups. */
@@ -48,6 +64,13 @@ export interface RegistrationPersistence {
    * and the window is one flush.
    */
   deleteNow?(endpoint: string): void;
+  /**
+   * Optional, for a persistence that appends every write to a log: true when the log has
+   * grown so far beyond the `live` registrations that it should be rewritten. The caller
+   * then writes a rewrite-begin, puts every registration live at that moment again (in as
+   * many batches as it likes), and writes a rewrite-end (see RegistrationWrite).
+   */
+  wantsRewrite?(live: number): boolean;
 }
 
 export type SecurityMode = 'psk' | 'rpk' | 'x509';

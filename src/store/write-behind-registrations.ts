@@ -22,21 +22,33 @@
  *   persistence cannot do that, so a device that said goodbye never comes back after a
  *   restart with a stale address;
  * - expiries are not urgent: a registration expired before the kill expires again at start.
+ *
+ * A persistence that appends every write to a log asks for a rewrite when the log has
+ * grown long (RegistrationPersistence.wantsRewrite). The write-behind then puts every
+ * registration live at that moment again, a chunk per flush, between a rewrite-begin and a
+ * rewrite-end (RegistrationWrite), and the log drops what lies before the begin. Re-putting
+ * the current registration of an endpoint is always right, so the rewrite needs no pause:
+ * whatever changes meanwhile is written as usual, after.
  */
 import type { RemoteAddress } from '../coap/types.js';
 import type { Clock, TimerHandle } from '../util/clock.js';
 import type { Logger } from '../util/logger.js';
 import { MemoryRegistrationStore, type RegistrationStore } from '../lwm2m/server/registration-store.js';
 import type { Registration } from '../lwm2m/server/registration.js';
-import type { RegistrationPersistence, RegistrationWrite } from './types.js';
+import { REWRITE_BEGIN, REWRITE_END, type RegistrationPersistence, type RegistrationWrite } from './types.js';
 
 export const DEFAULT_FLUSH_INTERVAL_MS = 100;
+
+/** Registrations put again per flush during a rewrite: a million in ~12 s at the default interval, a few ms of encoding per flush. */
+export const REWRITE_CHUNK = 8192;
 
 export interface WriteBehindOptions {
   persistence: RegistrationPersistence;
   clock: Clock;
   logger?: Logger;
   flushIntervalMs?: number;
+  /** See REWRITE_CHUNK. */
+  rewriteChunk?: number;
 }
 
 export class WriteBehindRegistrationStore implements RegistrationStore {
@@ -45,6 +57,9 @@ export class WriteBehindRegistrationStore implements RegistrationStore {
   private readonly clock: Clock;
   private readonly logger: Logger | undefined;
   private readonly flushIntervalMs: number;
+  private readonly rewriteChunk: number;
+  // While the persistence's log is rewritten: the endpoints live at its begin, and how far the re-puts got.
+  private rewrite: { endpoints: string[]; next: number } | undefined;
   private pending: RegistrationWrite[] = [];
   private timer: TimerHandle | undefined;
   private flushing: Promise<void> = Promise.resolve();
@@ -54,6 +69,8 @@ export class WriteBehindRegistrationStore implements RegistrationStore {
   static async open(options: WriteBehindOptions): Promise<WriteBehindRegistrationStore> {
     const store = new WriteBehindRegistrationStore(options);
     for (const registration of await options.persistence.loadAll()) store.memory.add(registration);
+    // A long log is rewritten even if no device writes for a while.
+    if (options.persistence.wantsRewrite?.(store.memory.count())) store.arm();
     return store;
   }
 
@@ -62,6 +79,7 @@ export class WriteBehindRegistrationStore implements RegistrationStore {
     this.clock = options.clock;
     this.logger = options.logger;
     this.flushIntervalMs = options.flushIntervalMs ?? DEFAULT_FLUSH_INTERVAL_MS;
+    this.rewriteChunk = options.rewriteChunk ?? REWRITE_CHUNK;
   }
 
   newId(): string {
@@ -132,6 +150,7 @@ export class WriteBehindRegistrationStore implements RegistrationStore {
       this.clock.clearTimeout(this.timer);
       this.timer = undefined;
     }
+    this.continueRewrite();
     if (this.pending.length === 0) return this.flushing;
     const batch = this.pending;
     this.pending = [];
@@ -140,22 +159,55 @@ export class WriteBehindRegistrationStore implements RegistrationStore {
       this.logger?.error({ err, writes: batch.length }, 'registration flush failed; these changes are not durable');
     });
     this.flushing = Promise.all([this.flushing, written]).then(() => undefined);
+    // The next chunk of a rewrite goes with the next flush, even if no device writes.
+    if (this.rewrite) this.arm();
     return this.flushing;
   }
 
   /** Flushes and stops the timer; later changes stay in memory only. */
   async close(): Promise<void> {
-    await this.flush();
+    const flushed = this.flush();
     this.closed = true;
+    // A rewrite in progress stops here (the log stays long, and is rewritten after the next start).
+    if (this.timer) {
+      this.clock.clearTimeout(this.timer);
+      this.timer = undefined;
+    }
+    await flushed;
   }
 
   private write(write: RegistrationWrite): void {
     this.pending.push(write);
-    if (!this.timer && !this.closed) {
-      this.timer = this.clock.setTimeout(() => {
-        this.timer = undefined;
-        void this.flush();
-      }, this.flushIntervalMs);
+    this.arm();
+  }
+
+  private arm(): void {
+    if (this.timer || this.closed) return;
+    this.timer = this.clock.setTimeout(() => {
+      this.timer = undefined;
+      void this.flush();
+    }, this.flushIntervalMs);
+  }
+
+  /** Starts a rewrite when the persistence wants one, and adds its next chunk of re-puts to the pending writes. */
+  private continueRewrite(): void {
+    if (this.closed) return;
+    if (!this.rewrite) {
+      if (!this.persistence.wantsRewrite?.(this.memory.count())) return;
+      this.pending.push(REWRITE_BEGIN);
+      this.rewrite = { endpoints: this.memory.list().map((r) => r.endpoint), next: 0 };
+    }
+    const { endpoints, next } = this.rewrite;
+    const end = Math.min(endpoints.length, next + this.rewriteChunk);
+    for (let i = next; i < end; i++) {
+      // Its registration now (one removed since has its delete in the log already).
+      const current = this.memory.get(endpoints[i]);
+      if (current) this.pending.push(current);
+    }
+    this.rewrite.next = end;
+    if (end === endpoints.length) {
+      this.pending.push(REWRITE_END);
+      this.rewrite = undefined;
     }
   }
 }

@@ -87,7 +87,7 @@ describe('restart keeps observations (kill -9, SQLite)', () => {
     expect(body.observationId).toBe(observer!.token.toString('hex'));
 
     await waitForRows(dataDir, [
-      { sql: "SELECT count(*) AS n FROM registrations WHERE endpoint = 'obs-dev'", params: [] },
+      { sql: "SELECT count(*) AS n FROM registration_log, json_each(entries) WHERE value ->> 0 = 'obs-dev'", params: [] },
       { sql: 'SELECT count(*) AS n FROM observations WHERE id = ?', params: [body.observationId] },
     ]);
     expect(await server.stop('SIGKILL')).toBe(null);

@@ -100,7 +100,7 @@ describe('restart keeps requests queued for sleeping devices (kill -9, SQLite)',
     expect(description.request.path).toEqual(['3', '0', '14']);
     expect(description.request.contentFormat).toBe(0);
     await waitUntil('the registration in the database', () =>
-      query(dataDir, "SELECT endpoint FROM registrations WHERE endpoint = 'q-dev'").length > 0 ? true : undefined,
+      query(dataDir, "SELECT value FROM registration_log, json_each(entries) WHERE value ->> 0 = 'q-dev'").length > 0 ? true : undefined,
     );
     expect(received).toEqual([]);
 

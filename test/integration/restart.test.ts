@@ -182,14 +182,20 @@ describe('restart without re-registration (kill -9, SQLite)', () => {
 
     // While the server is down, time passes for 'lapses': its last update is an hour old.
     const db = new Database(join(dataDir, 'lwm2m.sqlite'));
-    const row = db.prepare("SELECT json(data) AS data FROM registrations WHERE endpoint = 'lapses'").get() as { data: string };
-    const stored = JSON.parse(row.data) as number[];
+    // The log's last row of 'lapses' ([endpoint, ...stored row]), written again after it as a
+    // later entry, with the times changed.
+    const row = db
+      .prepare("SELECT value AS data FROM registration_log, json_each(entries) WHERE value ->> 0 = 'lapses' ORDER BY pos DESC LIMIT 1")
+      .get() as { data: string };
+    const stored = (JSON.parse(row.data) as unknown[]).slice(1) as number[];
     stored[ROW.registeredAt] = Date.now() - 3_600_000;
     stored[ROW.updatedAfter] = 0;
     // Its expiry is lastUpdateAt + the lifetime of its shape.
     expect(stored.length).toBe(ROW.expiresAfter);
     // registeredAt is stored as an offset from time_base: a base of 0 makes it absolute.
-    db.prepare("UPDATE registrations SET data = ?, time_base = 0 WHERE endpoint = 'lapses'").run(JSON.stringify(stored));
+    db.prepare('INSERT INTO registration_log (pos, time_base, entries) VALUES ((SELECT MAX(pos) FROM registration_log) + 1, 0, ?)').run(
+      JSON.stringify([['lapses', ...stored]]),
+    );
     db.close();
 
     server = await startServerProcess(args);

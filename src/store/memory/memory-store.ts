@@ -28,6 +28,7 @@ import {
   type RegistrationPersistence,
   type RegistrationWrite,
   isRegistrationDelete,
+  isRegistrationPut,
   type SecurityInfo,
   type SecurityInfoSummary,
   type SecurityStore,
@@ -48,8 +49,9 @@ class MemoryRegistrations implements RegistrationPersistence {
 
   async apply(writes: readonly RegistrationWrite[]): Promise<void> {
     for (const write of writes) {
-      if (isRegistrationDelete(write)) this.rows.delete(write.endpoint);
-      else this.rows.set(write.endpoint, encodeRegistration(write));
+      // Rewrite marks are for logs: this map holds one row per endpoint already.
+      if (isRegistrationPut(write)) this.rows.set(write.endpoint, encodeRegistration(write));
+      else if (isRegistrationDelete(write)) this.rows.delete(write.endpoint);
     }
   }
 }

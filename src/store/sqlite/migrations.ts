@@ -181,4 +181,21 @@ export const MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 9,
+    name: 'registration log',
+    // Registration writes are appended, a batch at a time, instead of replacing one row per
+    // endpoint (registration-sql.ts): a batch costs one insert, not a b-tree insert per
+    // device. pos orders the entries; entries is a JSON array of rows. The rows of the
+    // table registrations stay readable (older than any entry) until the first rewrite of
+    // the log moves them in; tombstones are no longer needed (a de-registration is an entry).
+    sql: `
+      CREATE TABLE registration_log (
+        pos INTEGER NOT NULL,
+        time_base INTEGER NOT NULL,
+        entries TEXT NOT NULL
+      );
+      DROP TABLE registration_tombstones;
+    `,
+  },
 ];

@@ -1,20 +1,24 @@
 /**
  * A batch of registration writes as it travels to the writer thread: a few strings, so
  * the copy between threads is a memory copy, not a structured clone of thousands of
- * objects. The rows are encoded once, here, by one JSON.stringify per run of puts: an
- * array of rows with the endpoint in front, which SQLite walks with jsonb_each
- * (registration-sql.ts). (Not an object keyed by endpoint: V8 would internalise every
- * endpoint string to make it a property name, which costs more than the array.)
+ * objects. The writes are encoded once, here, by one JSON.stringify per step: an array of
+ * log rows, each a put ([endpoint, ...stored row], registration-codec.ts) or a delete
+ * ([endpoint]). A step becomes one entry of the registration log (registration-sql.ts).
+ * (Not an object keyed by endpoint: V8 would internalise every endpoint string to make it
+ * a property name, which costs more than the array.)
  */
 import { toKeyedRow, type KeyedRow } from '../registration-codec.js';
-import { isRegistrationDelete, type RegistrationWrite } from '../types.js';
+import { isRegistrationPut, type RegistrationWrite } from '../types.js';
 import type { Definitions, ShapeInterner } from './shape-interner.js';
 
+/** A row of the log: a put, or a delete (the endpoint alone). */
+export type LogRow = KeyedRow | [endpoint: string];
+
 export interface RegistrationBatch {
-  /** Increasing per process, in the order the batches were handed over (see tombstones in registration-sql.ts). */
-  seq: number;
+  /** Where the batch's entries go in the log (column pos): increasing in the order the batches were handed over. */
+  pos: number;
   /**
-   * Subtracted from every row's registeredAt and stored beside it (registration-codec.ts):
+   * Subtracted from every put's registeredAt and stored beside it (registration-codec.ts):
    * the first put's lastUpdateAt, so a fresh registration's offset is a few digits.
    */
   timeBase: number;
@@ -23,11 +27,15 @@ export interface RegistrationBatch {
   /** The shapes the rows name, [number, text]: written when absent. */
   shapes: Array<[number, string]>;
   /**
-   * In order: a string is a JSON array of KeyedRows to put (the same text as UTF-8 bytes
-   * on its way to the writer thread, see registration-writer.ts); a string[] is endpoints
-   * to delete.
+   * Log entries, in order: each a JSON array of LogRows (the same text as UTF-8 bytes on
+   * its way to the writer thread, see registration-writer.ts).
    */
-  steps: Array<string | Uint8Array | string[]>;
+  steps: Array<string | Uint8Array>;
+  /**
+   * Set when the batch ends a rewrite: once it is written, the log entries before this
+   * position go, and so do the rows of the old one-row-per-endpoint table.
+   */
+  dropBefore?: number;
 }
 
 /** Where batches go when they are not written on the caller's thread (the writer thread). */
@@ -36,42 +44,50 @@ export interface RegistrationBatchSink {
   write(batch: RegistrationBatch): Promise<void>;
 }
 
+/** A batch with what its caller needs to know about it. */
+export interface EncodedBatch {
+  batch: RegistrationBatch;
+  /** Puts and deletes in it. */
+  rows: number;
+  /** Whether a rewrite begins in it / ends in it (the marks themselves are not rows). */
+  rewriteBegins: boolean;
+  rewriteEnds: boolean;
+}
+
 /**
- * Rows per put step: the rows of a step are all alive until its JSON.stringify, and a
+ * Rows per step: the rows of a step are all alive until its JSON.stringify, and a
  * scavenge during a long encode would copy every one of them; short steps keep that small
- * (a step costs the writer one statement, a few microseconds; not measured apart from the
- * other changes of that round).
+ * (a step costs the writer one insert).
  */
 export const ROWS_PER_STEP = 1024;
 
-export function encodeBatch(seq: number, writes: readonly RegistrationWrite[], interner: ShapeInterner): RegistrationBatch {
+/** `seq`: the batch's number in this process (the interner defines a shape once per batch). */
+export function encodeBatch(seq: number, pos: number, writes: readonly RegistrationWrite[], interner: ShapeInterner): EncodedBatch {
   const definitions: Definitions = { links: [], shapes: [] };
-  const steps: Array<string | Uint8Array | string[]> = [];
-  let puts: KeyedRow[] = [];
-  let deletes: string[] = [];
+  const steps: string[] = [];
+  let rows: LogRow[] = [];
+  let count = 0;
+  let rewriteBegins = false;
+  let rewriteEnds = false;
   let timeBase: number | undefined;
   for (const write of writes) {
-    if (!isRegistrationDelete(write)) {
-      if (deletes.length > 0) {
-        steps.push(deletes);
-        deletes = [];
-      }
-      const r = write;
-      timeBase ??= r.lastUpdateAt;
-      puts.push(toKeyedRow(r, interner.ref(r, seq, definitions), timeBase));
-      if (puts.length === ROWS_PER_STEP) {
-        steps.push(JSON.stringify(puts));
-        puts = [];
-      }
+    if (isRegistrationPut(write)) {
+      timeBase ??= write.lastUpdateAt;
+      rows.push(toKeyedRow(write, interner.ref(write, seq, definitions), timeBase));
+    } else if (write.op === 'delete') {
+      rows.push([write.endpoint]);
     } else {
-      if (puts.length > 0) {
-        steps.push(JSON.stringify(puts));
-        puts = [];
-      }
-      deletes.push(write.endpoint);
+      if (write.op === 'rewrite-begin') rewriteBegins = true;
+      else rewriteEnds = true;
+      continue;
+    }
+    count++;
+    if (rows.length === ROWS_PER_STEP) {
+      steps.push(JSON.stringify(rows));
+      rows = [];
     }
   }
-  if (puts.length > 0) steps.push(JSON.stringify(puts));
-  if (deletes.length > 0) steps.push(deletes);
-  return { seq, timeBase: timeBase ?? 0, links: definitions.links, shapes: definitions.shapes, steps };
+  if (rows.length > 0) steps.push(JSON.stringify(rows));
+  const batch: RegistrationBatch = { pos, timeBase: timeBase ?? 0, links: definitions.links, shapes: definitions.shapes, steps };
+  return { batch, rows: count, rewriteBegins, rewriteEnds };
 }

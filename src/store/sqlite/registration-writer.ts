@@ -23,9 +23,9 @@ export class WorkerRegistrationWriter implements RegistrationBatchSink {
           workerData: { file },
         })
       : new Worker(url, { workerData: { file } });
-    this.worker.on('message', (message: { seq: number; error?: string }) => {
-      const waiter = this.waiting.get(message.seq);
-      this.waiting.delete(message.seq);
+    this.worker.on('message', (message: { pos: number; error?: string }) => {
+      const waiter = this.waiting.get(message.pos);
+      this.waiting.delete(message.pos);
       if (message.error === undefined) waiter?.resolve();
       else waiter?.reject(new Error(`registration write failed: ${message.error}`));
     });
@@ -38,7 +38,7 @@ export class WorkerRegistrationWriter implements RegistrationBatchSink {
     if (this.failure) return Promise.reject(this.failure);
     const transfer = toTransferable(batch);
     return new Promise<void>((resolve, reject) => {
-      this.waiting.set(batch.seq, { resolve, reject });
+      this.waiting.set(batch.pos, { resolve, reject });
       this.worker.postMessage(batch, transfer);
     });
   }
@@ -62,7 +62,7 @@ export class WorkerRegistrationWriter implements RegistrationBatchSink {
 const TRANSFER_MIN_CHARS = 16 * 1024;
 
 /**
- * Turns the batch's long put steps into UTF-8 bytes, in place, and returns their memory
+ * Turns the batch's long steps into UTF-8 bytes, in place, and returns their memory
  * for postMessage to hand over. A string is copied into the message and out of it on the
  * other side, and the writer's SQLite binding converts it to UTF-8 again; the bytes are
  * made once and moved (measured: ~0.07 µs less CPU per row, both threads together).

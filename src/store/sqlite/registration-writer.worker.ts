@@ -2,7 +2,7 @@
  * The thread that writes registration batches into SQLite, so the event loop that answers
  * devices never spends its time in b-trees. It has its own connection to the same file
  * (WAL lets it write while the main connection reads and writes other tables).
- * Protocol: in RegistrationBatch → out { seq } after commit, or { seq, error }.
+ * Protocol: in RegistrationBatch → out { pos } after commit, or { pos, error }.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import Database from 'better-sqlite3';
@@ -23,8 +23,8 @@ parentPort!.on('message', (message: RegistrationBatch | 'close') => {
   }
   try {
     writeBatch(message);
-    parentPort!.postMessage({ seq: message.seq });
+    parentPort!.postMessage({ pos: message.pos });
   } catch (error) {
-    parentPort!.postMessage({ seq: message.seq, error: error instanceof Error ? error.message : String(error) });
+    parentPort!.postMessage({ pos: message.pos, error: error instanceof Error ? error.message : String(error) });
   }
 });

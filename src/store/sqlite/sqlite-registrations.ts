@@ -2,7 +2,7 @@ import type { WebLink } from '../../lwm2m/link-format.js';
 import { parseObjectLinks } from '../../lwm2m/server/object-links.js';
 import type { Registration } from '../../lwm2m/server/registration.js';
 import type { Logger } from '../../util/logger.js';
-import { fromRow, fromShape, LEGACY_LINKS, LEGACY_ROW_LENGTH, parseRow, ROW, SHAPE, type StoredShape } from '../registration-codec.js';
+import { fromRow, fromShape, LEGACY_LINKS, LEGACY_ROW_LENGTH, ROW, SHAPE, type StoredShape } from '../registration-codec.js';
 import { StoreCorruptError, type RegistrationPersistence, type RegistrationWrite } from '../types.js';
 import type { SqliteDatabase } from './database.js';
 import { LinkInterner } from './link-interner.js';
@@ -10,25 +10,50 @@ import { ShapeInterner } from './shape-interner.js';
 import { encodeBatch, type RegistrationBatch, type RegistrationBatchSink } from './registration-batch.js';
 import { registrationBatchWriter, registrationDeleter } from './registration-sql.js';
 
+/** A log holding more rows than this many times the live registrations (plus the slack) is rewritten. */
+export const REWRITE_FACTOR = 2;
+/** Rows a log may hold beyond REWRITE_FACTOR × live before a rewrite: small fleets are not rewritten every few minutes. */
+export const DEFAULT_REWRITE_SLACK = 100_000;
+
+export interface SqliteRegistrationsOptions {
+  /** See DEFAULT_REWRITE_SLACK. */
+  rewriteSlack?: number;
+}
+
+/** The newest stored row of an endpoint at load: `row` with the endpoint in front (log) or not (old table). */
+interface Latest {
+  row: unknown[];
+  keyed: boolean;
+  timeBase: number;
+}
+
 export class SqliteRegistrations implements RegistrationPersistence {
   private readonly writeInline: (batch: RegistrationBatch) => void;
-  private readonly deleter: (endpoint: string, nextSeq: number) => void;
+  private readonly deleter: (endpoint: string, pos: number) => void;
   private readonly linkSets: LinkInterner;
   private readonly shapes: ShapeInterner;
-  // Numbers batches in the order they are handed over; the tombstones of deleteNow refer to it.
+  private readonly rewriteSlack: number;
+  // Numbers batches in the order they are handed over; a batch's log position derives from it.
   private nextSeq = 1;
+  // The largest log position on disk when this process started: this process writes beyond it.
+  private readonly base: number;
+  // Rows in the log (puts and deletes, superseded or not) and in the old table.
+  private logRows = 0;
+  private oldTableRows = 0;
+  // While a rewrite runs: where it began, and how many rows lay before it.
+  private rewrite: { from: number; rowsBefore: number } | undefined;
 
   /** With a writer, batches are written by its thread; without, on this thread. */
   constructor(
     private readonly db: SqliteDatabase,
     private readonly logger?: Logger,
     private readonly writer?: RegistrationBatchSink,
+    options: SqliteRegistrationsOptions = {},
   ) {
-    // Tombstones refer to the batches of the process that wrote them; none of those is in
-    // flight any more, and this process numbers its batches from 1 again.
-    db.exec('DELETE FROM registration_tombstones');
     this.writeInline = registrationBatchWriter(db);
     this.deleter = registrationDeleter(db);
+    this.rewriteSlack = options.rewriteSlack ?? DEFAULT_REWRITE_SLACK;
+    this.base = db.prepare('SELECT COALESCE(MAX(pos), 0) FROM registration_log').pluck().get() as number;
     this.linkSets = new LinkInterner(db.prepare('SELECT id, links FROM registration_links').raw().all() as Array<[number, string]>);
     this.shapes = new ShapeInterner(this.linkSets, db.prepare('SELECT id, shape FROM registration_shapes').raw().all() as Array<[number, string]>);
   }
@@ -58,21 +83,21 @@ export class SqliteRegistrations implements RegistrationPersistence {
       const links = (array as unknown[])[SHAPE.links];
       if (typeof links === 'number') linksOfShape.set(n, links);
     }
+
+    const { latest, logRows, oldTableRows, unreadable } = this.readLatest();
+    this.logRows = logRows;
+    this.oldTableRows = oldTableRows;
+
+    // Only the newest row of each endpoint is decoded: older ones are superseded.
     const stored = { shape: (n: number) => shapes.get(n), links: (n: number) => linkSets.get(n) };
     const usedShapes = new Set<number>();
     const usedLinks = new Set<number>();
     const loaded: Registration[] = [];
-    const unreadable: string[] = [];
-    const rows = this.db
-      .prepare("SELECT endpoint, CASE WHEN typeof(data) = 'blob' AND json_valid(data, 8) THEN json(data) ELSE data END, time_base FROM registrations")
-      .raw()
-      .all() as Array<[string, string | Buffer, number]>;
-    for (const [endpoint, data, timeBase] of rows) {
+    for (const [endpoint, { row, keyed, timeBase }] of latest) {
+      const fields = keyed ? row.slice(1) : row;
       try {
-        // A blob that is not valid JSONB comes back as bytes: unreadable like bad text.
-        const row = parseRow(typeof data === 'string' ? data : '');
-        loaded.push(fromRow(endpoint, row, stored, timeBase));
-        noteUsed(row as unknown[], usedShapes, usedLinks);
+        loaded.push(fromRow(endpoint, fields, stored, timeBase));
+        noteUsed(fields, usedShapes, usedLinks);
       } catch (error) {
         if (!(error instanceof StoreCorruptError)) throw error;
         // An unreadable row costs that one device a re-registration, not the whole start.
@@ -80,12 +105,13 @@ export class SqliteRegistrations implements RegistrationPersistence {
         unreadable.push(endpoint);
       }
     }
-    const dropRow = this.db.prepare('DELETE FROM registrations WHERE endpoint = ?');
     const dropShape = this.db.prepare('DELETE FROM registration_shapes WHERE id = ?');
     const dropLinks = this.db.prepare('DELETE FROM registration_links WHERE id = ?');
     this.db.transaction(() => {
-      for (const endpoint of unreadable) dropRow.run(endpoint);
-      // Shapes and link sets of device types that are gone.
+      // A delete after the unreadable row, so it is not read again at the next start.
+      for (const endpoint of unreadable) this.deleteNow(endpoint);
+      // Shapes and link sets of device types that are gone. (Superseded rows may still
+      // name them: they are never decoded again, whatever the number comes to mean.)
       for (const n of this.shapes.forgetUnused(usedShapes)) dropShape.run(n);
       for (const [shape, links] of linksOfShape) if (usedShapes.has(shape)) usedLinks.add(links);
       for (const n of this.linkSets.forgetUnused(usedLinks)) dropLinks.run(n);
@@ -96,7 +122,16 @@ export class SqliteRegistrations implements RegistrationPersistence {
   apply(writes: readonly RegistrationWrite[]): Promise<void> {
     if (writes.length === 0) return Promise.resolve();
     // Numbered and encoded now, in call order, even when the thread writes it later.
-    const batch = encodeBatch(this.nextSeq++, writes, this.shapes);
+    const seq = this.nextSeq++;
+    const { batch, rows, rewriteBegins, rewriteEnds } = encodeBatch(seq, this.base + 2 * seq, writes, this.shapes);
+    if (rewriteBegins) this.rewrite = { from: batch.pos, rowsBefore: this.logRows + this.oldTableRows };
+    this.logRows += rows;
+    if (rewriteEnds && this.rewrite) {
+      batch.dropBefore = this.rewrite.from;
+      this.logRows -= this.rewrite.rowsBefore;
+      this.oldTableRows = 0;
+      this.rewrite = undefined;
+    }
     if (this.writer) return this.writer.write(batch);
     try {
       this.writeInline(batch);
@@ -107,7 +142,65 @@ export class SqliteRegistrations implements RegistrationPersistence {
   }
 
   deleteNow(endpoint: string): void {
-    this.deleter(endpoint, this.nextSeq);
+    this.deleter(endpoint, this.base + 2 * this.nextSeq - 1);
+    this.logRows++;
+  }
+
+  /**
+   * A log much longer than the live registrations is rewritten; so is one that still has
+   * rows in the old table (written before the log existed), to move them in.
+   */
+  wantsRewrite(live: number): boolean {
+    if (this.rewrite) return false;
+    return this.oldTableRows > 0 || this.logRows > REWRITE_FACTOR * live + this.rewriteSlack;
+  }
+
+  /** The newest row of every endpoint: the old table first (older than any log entry), then the log in order. */
+  private readLatest(): { latest: Map<string, Latest>; logRows: number; oldTableRows: number; unreadable: string[] } {
+    const latest = new Map<string, Latest>();
+    const unreadable: string[] = [];
+    const oldRows = this.db
+      .prepare("SELECT endpoint, CASE WHEN typeof(data) = 'blob' AND json_valid(data, 8) THEN json(data) ELSE data END, time_base FROM registrations")
+      .raw()
+      .all() as Array<[string, string | Buffer, number]>;
+    for (const [endpoint, data, timeBase] of oldRows) {
+      // A blob that is not valid JSONB comes back as bytes: unreadable like bad text.
+      const row = parseStored(typeof data === 'string' ? data : '');
+      if (Array.isArray(row)) latest.set(endpoint, { row, keyed: false, timeBase });
+      else {
+        this.logger?.warn({ endpoint }, 'dropping unreadable stored registration');
+        unreadable.push(endpoint);
+      }
+    }
+    let logRows = 0;
+    const entries = this.db.prepare('SELECT time_base, entries FROM registration_log ORDER BY pos, rowid').raw().iterate() as IterableIterator<[number, string]>;
+    for (const [timeBase, text] of entries) {
+      const rows = parseStored(text);
+      if (!Array.isArray(rows)) {
+        // Which devices it named is unknown: they are whatever older rows say, or re-register.
+        this.logger?.warn({ timeBase }, 'skipping an unreadable entry of the registration log');
+        continue;
+      }
+      logRows += rows.length;
+      for (const row of rows as unknown[]) {
+        const endpoint = Array.isArray(row) ? (row[0] as unknown) : undefined;
+        if (typeof endpoint !== 'string' || endpoint === '') {
+          this.logger?.warn('skipping an unreadable row of the registration log');
+          continue;
+        }
+        if ((row as unknown[]).length === 1) latest.delete(endpoint);
+        else latest.set(endpoint, { row: row as unknown[], keyed: true, timeBase });
+      }
+    }
+    return { latest, logRows, oldTableRows: oldRows.length, unreadable };
+  }
+}
+
+function parseStored(text: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return undefined;
   }
 }
 

@@ -9,7 +9,9 @@ import { MIGRATIONS } from '../../../src/store/sqlite/migrations.js';
 import { SqliteStore, SQLITE_FILE_NAME } from '../../../src/store/sqlite/sqlite-store.js';
 import { SecretBox, loadOrCreateSecretKey, SecretKeyFileError } from '../../../src/store/secret-box.js';
 import { openStore } from '../../../src/store/open-store.js';
-import { StoreCorruptError } from '../../../src/store/types.js';
+import { REWRITE_BEGIN, REWRITE_END, StoreCorruptError } from '../../../src/store/types.js';
+import { WriteBehindRegistrationStore } from '../../../src/store/write-behind-registrations.js';
+import { ManualClock } from '../../../src/util/clock.js';
 import { encodeRegistration, linksToText, ROW } from '../../../src/store/registration-codec.js';
 import type { Registration } from '../../../src/lwm2m/server/registration.js';
 import { SqliteRegistrations } from '../../../src/store/sqlite/sqlite-registrations.js';
@@ -106,38 +108,57 @@ describe('persistence across reopen', () => {
     await store.close();
   });
 
-  it('stores rows as binary JSON that json() renders as the row array', async () => {
+  it('appends each batch to the log as one entry of JSON text, a put per row and a delete as the endpoint alone', async () => {
     const dataDir = dir();
     const store = SqliteStore.open(dataDir, new SecretBox(randomBytes(32)));
     const good = registration({ id: 'ok', endpoint: 'good' });
-    await store.registrations.apply([good]);
-    expect(store.db.prepare("SELECT typeof(data) FROM registrations WHERE endpoint = 'good'").pluck().get()).toBe('blob');
-    const row = JSON.parse(store.db.prepare("SELECT json(data) FROM registrations WHERE endpoint = 'good'").pluck().get() as string) as unknown[];
-    expect(row[ROW.id]).toBe('ok');
+    const gone = registration({ id: 'g1', endpoint: 'gone' });
+    await store.registrations.apply([good, gone]);
+    await store.registrations.apply([{ op: 'delete', endpoint: 'gone' }]);
+    expect(store.db.prepare('SELECT pos, time_base, typeof(entries) AS type FROM registration_log ORDER BY pos').all()).toEqual([
+      { pos: 2, time_base: good.lastUpdateAt, type: 'text' },
+      { pos: 4, time_base: 0, type: 'text' },
+    ]);
+    // The sqlite3 shell can walk the rows.
+    const rows = store.db.prepare('SELECT value FROM registration_log, json_each(entries) ORDER BY pos').pluck().all() as string[];
+    expect(rows.map((row) => (JSON.parse(row) as unknown[]).slice(0, 1 + ROW.id + 1))).toEqual([['good', 'ok'], ['gone', 'g1'], ['gone']]);
     expect(await store.registrations.loadAll()).toEqual([good]);
     await store.close();
   });
 
   it('drops an unreadable registration row at load instead of failing the start', async () => {
     const dataDir = dir();
-    const store = SqliteStore.open(dataDir, new SecretBox(randomBytes(32)));
+    const box = new SecretBox(randomBytes(32));
+    let store = SqliteStore.open(dataDir, box);
     const good = registration({ id: 'ok', endpoint: 'good' });
     await store.registrations.apply([good]);
+    // Rows of the old one-row-per-endpoint table (written before the log existed).
     const insert = store.db.prepare('INSERT INTO registrations (endpoint, data) VALUES (?, ?)');
     insert.run('bad', '["bad"');
     insert.run('short', '["short","s1",300]');
     // Bytes that are not SQLite's binary JSON, where a JSONB row would be.
     insert.run('blob', Buffer.from([0xff, 0x00, 0x13, 0x37]));
-    // A row that names a link set the table does not hold.
+    // Log entries: one that is not JSON, one that is not an array, rows without an endpoint.
+    const append = store.db.prepare('INSERT INTO registration_log (pos, time_base, entries) VALUES (?, 0, ?)');
+    append.run(10, '[["x"');
+    append.run(11, '{"x":1}');
+    append.run(12, '[7,[],[""],"y"]');
+    // A row that names a shape the table does not hold.
     const orphan = JSON.parse(encodeRegistration(registration({ id: 'o1', endpoint: 'orphan' }))) as unknown[];
     orphan[ROW.shape] = 999;
-    insert.run('orphan', JSON.stringify(orphan));
+    append.run(13, JSON.stringify([['orphan', ...orphan]]));
     // A shape whose link set the table does not hold.
     store.db.prepare('INSERT INTO registration_shapes (id, shape) VALUES (?, ?)').run(77, '[300,"1.1","U",0,null,"/",998]');
     orphan[ROW.shape] = 77;
-    insert.run('orphan-links', JSON.stringify(orphan));
+    append.run(14, JSON.stringify([['orphan-links', ...orphan]]));
+    // As a restart finds them.
+    await store.close();
+    store = SqliteStore.open(dataDir, box);
     expect(await store.registrations.loadAll()).toEqual([good]);
-    expect(store.db.prepare('SELECT endpoint FROM registrations').all()).toEqual([{ endpoint: 'good' }]);
+    // Each unreadable device gets a delete after its row, so the next start does not read it again.
+    const deletes = store.db.prepare('SELECT entries FROM registration_log WHERE pos > 14 ORDER BY rowid').pluck().all();
+    expect(deletes).toEqual(['[["bad"]]', '[["blob"]]', '[["short"]]', '[["orphan"]]', '[["orphan-links"]]']);
+    expect(await store.registrations.loadAll()).toEqual([good]);
     await store.close();
   });
 
@@ -154,7 +175,7 @@ describe('persistence across reopen', () => {
     const links = () => store.db.prepare('SELECT links FROM registration_links ORDER BY id').pluck().all();
     expect(links()).toEqual(['</>;rt="oma.lwm2m";ct=110,</1/0>,</3/0>,</5>;ver=1.1', '</1/0>,</3/0>,</3303/0>,</3303/1>']);
     // Rows name their set by number: no link text in them.
-    const data = store.db.prepare('SELECT json(data) FROM registrations').pluck().all() as string[];
+    const data = store.db.prepare('SELECT entries FROM registration_log').pluck().all() as string[];
     expect(data.filter((d) => d.includes('</'))).toEqual([]);
     await store.registrations.apply([{ op: 'delete', endpoint: 'b-0' }]);
     await store.close();
@@ -197,7 +218,8 @@ describe('migration 5: registrations keyed by endpoint', () => {
       registration({ id: 'r2', endpoint: 'dev-2', smsNumber: '+4912345', queueMode: true, binding: 'UQ', lastUpdateAt: 1_700_000_050_000, expiresAt: 1_700_000_350_000 }),
     ];
     expect((await store.registrations.loadAll()).sort((a, b) => a.id.localeCompare(b.id))).toEqual(expected);
-    expect(store.db.prepare('SELECT endpoint FROM registrations ORDER BY endpoint').pluck().all()).toEqual(['dev-1', 'dev-2']);
+    // The row that did not convert fully is unreadable: a delete in the log stops it.
+    expect(store.db.prepare('SELECT entries FROM registration_log').pluck().all()).toEqual(['[["dev-partial"]]']);
     await store.close();
     store = SqliteStore.open(dataDir, box);
     expect(applyMigrations(store.db)).toEqual([]);
@@ -223,13 +245,14 @@ describe('migration 7: registration time base', () => {
     const fresh = registration({ id: 'r2', endpoint: 'dev-new', registeredAt: 1_800_000_000_000, lastUpdateAt: 1_800_000_000_000, expiresAt: 1_800_000_300_000 });
     const updated = registration({ id: 'r3', endpoint: 'dev-upd', lastUpdateAt: 1_800_000_000_500, expiresAt: 1_800_000_300_500 });
     await store.registrations.apply([fresh, updated]);
-    const stored = store.db
-      // The old row keeps its 13-field form, registeredAt at index 10.
-      .prepare('SELECT endpoint, time_base AS base, CASE WHEN json_array_length(data) = 13 THEN data ->> 10 ELSE data ->> ? END AS offset FROM registrations ORDER BY endpoint')
-      .all(`$[${ROW.registeredAt}]`);
-    expect(stored).toEqual([
+    // The old row keeps its 13-field form, registeredAt at index 10; a log row has the endpoint in front.
+    const old13 = store.db.prepare('SELECT endpoint, time_base AS base, data ->> 10 AS offset FROM registrations').all();
+    expect(old13).toEqual([{ endpoint: 'dev-old', base: 0, offset: 1_700_000_000_000 }]);
+    const logged = store.db
+      .prepare('SELECT value ->> 0 AS endpoint, time_base AS base, value ->> ? AS offset FROM registration_log, json_each(entries) ORDER BY endpoint')
+      .all(`$[${1 + ROW.registeredAt}]`);
+    expect(logged).toEqual([
       { endpoint: 'dev-new', base: 1_800_000_000_000, offset: 0 },
-      { endpoint: 'dev-old', base: 0, offset: 1_700_000_000_000 },
       { endpoint: 'dev-upd', base: 1_800_000_000_000, offset: 1_700_000_000_000 - 1_800_000_000_000 },
     ]);
     await store.close();
@@ -261,7 +284,7 @@ describe('migration 8: registration shapes', () => {
     expect(byId(await store.registrations.loadAll())).toEqual([numbered, inline]);
     const fresh = registration({ id: 'r3', endpoint: 'dev-new', smsNumber: '+4912345', queueMode: true, binding: 'UQ' });
     await store.registrations.apply([fresh]);
-    expect(store.db.prepare("SELECT json(data) FROM registrations WHERE endpoint = 'dev-new'").pluck().get()).toBe('["r3","127.0.0.1",40000,1,0,0]');
+    expect(store.db.prepare('SELECT entries FROM registration_log').pluck().get()).toBe('[["dev-new","r3","127.0.0.1",40000,1,0,0]]');
     expect(store.db.prepare('SELECT id, shape FROM registration_shapes').raw().all()).toEqual([[1, '[300,"1.1","UQ",1,"+4912345","/",5]']]);
     await store.close();
     store = SqliteStore.open(dataDir, box);
@@ -308,9 +331,7 @@ describe('de-registration written at once (deleteNow)', () => {
     store.registrations.deleteNow('dev');
     await inFlight;
     expect(await store.registrations.loadAll()).toEqual([]);
-    // The batch after the de-registration ends the tombstone: the device may come back.
-    await store.registrations.apply([{ op: 'delete', endpoint: 'dev' }]);
-    expect(store.db.prepare('SELECT COUNT(*) AS n FROM registration_tombstones').get()).toEqual({ n: 0 });
+    // A registration after the de-registration is kept.
     await store.registrations.apply([r]);
     await store.close();
     store = SqliteStore.open(dataDir, box, { registrationWriter });
@@ -318,7 +339,7 @@ describe('de-registration written at once (deleteNow)', () => {
     await store.close();
   });
 
-  it('with a writer that lags: older puts are skipped, a re-registration after it is kept', async () => {
+  it('with a writer that lags: the de-registration sits after the puts handed over before it and before the later ones', async () => {
     const file = join(dir(), 'lag.sqlite');
     const db = openDatabase(file);
     const writer = new HeldWriter(openDatabase(file));
@@ -327,40 +348,54 @@ describe('de-registration written at once (deleteNow)', () => {
     const other = registration({ id: 'o1', endpoint: 'other' });
     const first = registrations.apply([before, other]);
     registrations.deleteNow('dev'); // the de-registration: on disk while batch 1 still waits
-    expect(db.prepare('SELECT endpoint, seq FROM registration_tombstones').all()).toEqual([{ endpoint: 'dev', seq: 2 }]);
+    expect(db.prepare('SELECT pos, entries FROM registration_log').raw().all()).toEqual([[3, '[["dev"]]']]);
     const back = registration({ id: 'r2', endpoint: 'dev', address: { address: '10.0.0.2', port: 2 } });
     const second = registrations.apply([back]);
     // Batch 1 lands; a kill now must not find the de-registered device on disk.
     writer.release(1);
     await first;
     expect(await registrations.loadAll()).toEqual([other]);
-    expect(db.prepare('SELECT COUNT(*) AS n FROM registration_tombstones').get()).toEqual({ n: 1 });
     writer.release();
     await second;
     expect((await registrations.loadAll()).sort((a, b) => a.id.localeCompare(b.id))).toEqual([other, back]);
-    expect(db.prepare('SELECT COUNT(*) AS n FROM registration_tombstones').get()).toEqual({ n: 0 });
+    expect(db.prepare('SELECT pos FROM registration_log ORDER BY pos').pluck().all()).toEqual([2, 3, 4]);
     writer.close();
     db.close();
   });
 
-  it('a long batch travels to the writer thread as bytes and is stored like text; a tombstone still stops its puts', async () => {
+  it('a process numbers its entries after the last one on disk', async () => {
+    const file = join(dir(), 'positions.sqlite');
+    let db = openDatabase(file);
+    await new SqliteRegistrations(db).apply([registration({ id: 'r1', endpoint: 'dev' })]);
+    db.close();
+    db = openDatabase(file);
+    const registrations = new SqliteRegistrations(db);
+    // The earlier process's batch 1 is at 2; this one's de-registration and batch 1 come after it.
+    registrations.deleteNow('dev');
+    const back = registration({ id: 'r2', endpoint: 'dev' });
+    await registrations.apply([back]);
+    expect(db.prepare('SELECT pos FROM registration_log ORDER BY pos').pluck().all()).toEqual([2, 3, 4]);
+    expect(await registrations.loadAll()).toEqual([back]);
+    db.close();
+  });
+
+  it('a long batch travels to the writer thread as bytes and is stored as text', async () => {
     const dataDir = dir();
     const box = new SecretBox(randomBytes(32));
     const store = SqliteStore.open(dataDir, box, { registrationWriter: 'thread' });
     const many = Array.from({ length: 600 }, (_, i) => registration({ id: `r${i}`, endpoint: `dev-${i}`, address: { address: '10.0.0.1', port: i } }));
     await store.registrations.apply(many);
     expect((await store.registrations.loadAll()).sort((a, b) => a.address.port - b.address.port)).toEqual(many);
+    expect(store.db.prepare('SELECT typeof(entries) FROM registration_log').pluck().all()).toEqual(['text']);
     await store.close();
 
-    // The same steps as bytes through the batch writer, with dev-7 de-registered after they were handed over.
+    // The same kind of step as bytes through the batch writer, on a connection of its own.
     const db = openDatabase(join(dir(), 'bytes.sqlite'));
-    const registrations = new SqliteRegistrations(db, undefined, new HeldWriter(db));
-    db.prepare('INSERT INTO registration_tombstones (endpoint, seq) VALUES (?, ?)').run('dev-7', 2);
     const rows = JSON.stringify(many.slice(0, 10).map((r) => [r.endpoint, r.id, r.address.address, r.address.port, 1, 0, 0]));
-    const write = registrationBatchWriter(db);
-    write({ seq: 1, timeBase: 1_700_000_000_000, links: [[1, '</1/0>']], shapes: [[1, '[300,"1.1","U",0,null,"/",1]']], steps: [Buffer.from(rows, 'utf8')] });
-    const loaded = (await registrations.loadAll()).map((r) => r.endpoint).sort();
-    expect(loaded).toEqual(many.slice(0, 10).map((r) => r.endpoint).filter((e) => e !== 'dev-7').sort());
+    registrationBatchWriter(db)({ pos: 2, timeBase: 1_700_000_000_000, links: [[1, '</1/0>']], shapes: [[1, '[300,"1.1","U",0,null,"/",1]']], steps: [Buffer.from(rows, 'utf8')] });
+    expect(db.prepare('SELECT typeof(entries) AS type, entries FROM registration_log').get()).toEqual({ type: 'text', entries: rows });
+    const loaded = (await new SqliteRegistrations(db).loadAll()).map((r) => r.endpoint).sort();
+    expect(loaded).toEqual(many.slice(0, 10).map((r) => r.endpoint).sort());
     db.close();
   });
 
@@ -369,9 +404,78 @@ describe('de-registration written at once (deleteNow)', () => {
     const db = openDatabase(file);
     const registrations = new SqliteRegistrations(db);
     await registrations.apply([registration({ id: 'r1', endpoint: 'dev' })]);
-    // r2 replaced r1 in memory and was de-registered before any flush: the row still holds r1.
+    // r2 replaced r1 in memory and was de-registered before any flush: the log still holds r1.
     registrations.deleteNow('dev');
     expect(await registrations.loadAll()).toEqual([]);
+    db.close();
+  });
+});
+
+describe('rewriting the registration log', () => {
+  const put = (endpoint: string, at: number) => registration({ id: `${endpoint}-${at}`, endpoint, lastUpdateAt: 1_700_000_000_000 + at, expiresAt: 1_700_000_300_000 + at });
+  const byEndpoint = (rs: Registration[]) => rs.sort((a, b) => a.endpoint.localeCompare(b.endpoint));
+
+  it('is wanted once the log holds more than twice the live rows plus the slack; its end drops what lies before its begin', async () => {
+    const file = join(dir(), 'rewrite.sqlite');
+    let db = openDatabase(file);
+    let registrations = new SqliteRegistrations(db, undefined, undefined, { rewriteSlack: 4 });
+    for (let at = 1; at <= 3; at++) await registrations.apply([put('a', at), put('b', at), put('c', at)]);
+    expect(registrations.wantsRewrite(3)).toBe(false); // 9 rows, 2 × 3 + 4 = 10 allowed
+    await registrations.apply([put('a', 4), put('b', 4), put('c', 4)]);
+    expect(registrations.wantsRewrite(3)).toBe(true);
+    registrations.deleteNow('c');
+    await registrations.apply([REWRITE_BEGIN, put('a', 4), put('b', 5)]);
+    expect(registrations.wantsRewrite(2)).toBe(false); // under way
+    await registrations.apply([put('d', 6), REWRITE_END]);
+    // Batches at 2, 4, 6, 8, the de-registration at 9, the rewrite's batches at 10 and 12.
+    expect(db.prepare('SELECT pos FROM registration_log ORDER BY pos').pluck().all()).toEqual([10, 12]);
+    const expected = [put('a', 4), put('b', 5), put('d', 6)];
+    expect(byEndpoint(await registrations.loadAll())).toEqual(expected);
+    expect(registrations.wantsRewrite(3)).toBe(false);
+    db.close();
+    db = openDatabase(file);
+    registrations = new SqliteRegistrations(db, undefined, undefined, { rewriteSlack: 4 });
+    expect(byEndpoint(await registrations.loadAll())).toEqual(expected);
+    expect(registrations.wantsRewrite(3)).toBe(false);
+    db.close();
+  });
+
+  it('a rewrite cut short (no end) drops nothing', async () => {
+    const file = join(dir(), 'cut.sqlite');
+    let db = openDatabase(file);
+    const registrations = new SqliteRegistrations(db, undefined, undefined, { rewriteSlack: 0 });
+    await registrations.apply([put('a', 1), put('b', 1)]);
+    await registrations.apply([{ op: 'delete', endpoint: 'b' }, put('c', 2)]);
+    await registrations.apply([REWRITE_BEGIN, put('a', 1)]); // the process dies before it puts c again
+    db.close();
+    db = openDatabase(file);
+    const reopened = new SqliteRegistrations(db, undefined, undefined, { rewriteSlack: 0 });
+    expect(byEndpoint(await reopened.loadAll())).toEqual([put('a', 1), put('c', 2)]);
+    // 5 rows for 2 devices: wanted again.
+    expect(reopened.wantsRewrite(2)).toBe(true);
+    db.close();
+  });
+
+  it('the write-behind moves rows of the old table into the log at the first start, and the table empties', async () => {
+    const dataDir = dir();
+    const file = join(dataDir, SQLITE_FILE_NAME);
+    const old = new Database(file);
+    applyMigrations(old, MIGRATIONS.filter((m) => m.version <= 8));
+    const before = [registration({ id: 'r1', endpoint: 'dev-1' }), registration({ id: 'r2', endpoint: 'dev-2', lastUpdateAt: 1_700_000_060_000, expiresAt: 1_700_000_360_000 })];
+    for (const r of before) old.prepare('INSERT INTO registrations (endpoint, data, time_base) VALUES (?, jsonb(?), 0)').run(r.endpoint, legacyRow(r));
+    old.close();
+
+    const db = openDatabase(file);
+    const registrations = new SqliteRegistrations(db);
+    const clock = new ManualClock();
+    const store = await WriteBehindRegistrationStore.open({ persistence: registrations, clock, flushIntervalMs: 100 });
+    expect(store.list().sort((a, b) => a.id.localeCompare(b.id))).toEqual(before);
+    clock.advance(100); // no device has written: the rewrite starts by itself
+    await store.flush();
+    expect(db.prepare('SELECT COUNT(*) FROM registrations').pluck().get()).toBe(0);
+    expect(db.prepare('SELECT value ->> 0 FROM registration_log, json_each(entries)').pluck().all()).toEqual(['dev-1', 'dev-2']);
+    expect(byEndpoint(await new SqliteRegistrations(db).loadAll())).toEqual(before);
+    await store.close();
     db.close();
   });
 });

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../../../src/util/clock.js';
 import { MemoryStore } from '../../../src/store/memory/memory-store.js';
 import { WriteBehindRegistrationStore } from '../../../src/store/write-behind-registrations.js';
-import type { RegistrationPersistence, RegistrationWrite } from '../../../src/store/types.js';
+import { isRegistrationDelete, isRegistrationPut, REWRITE_BEGIN, REWRITE_END, type RegistrationPersistence, type RegistrationWrite } from '../../../src/store/types.js';
 import { registration } from './helpers.js';
 
 /** A real memory persistence that also records each batch it was given (and, with `now`, each deleteNow). */
@@ -116,7 +116,7 @@ describe('WriteBehindRegistrationStore', () => {
     const persistence: RegistrationPersistence = {
       loadAll: () => store.registrations.loadAll(),
       apply: (writes) => {
-        handed.push(...writes.map((w) => ('op' in w ? `delete ${w.endpoint}` : `put ${w.id}`)));
+        handed.push(...writes.map((w) => (isRegistrationPut(w) ? `put ${w.id}` : `${w.op} ${isRegistrationDelete(w) ? w.endpoint : ''}`)));
         return store.registrations.apply(writes);
       },
       deleteNow: (endpoint) => {
@@ -213,5 +213,62 @@ describe('WriteBehindRegistrationStore', () => {
     wb.add(b);
     await wb.flush();
     expect(await store.registrations.loadAll()).toEqual([b]);
+  });
+
+  it('rewrites a long log: a begin, every live registration again a chunk per flush (even when devices are quiet), an end', async () => {
+    const clock = new ManualClock();
+    const { persistence, batches, store } = recorded();
+    const live = ['e1', 'e2', 'e3', 'e4', 'e5'].map((endpoint, i) => registration({ id: `r${i + 1}`, endpoint }));
+    await store.registrations.apply(live);
+    let asked: number[] = [];
+    let wants = true;
+    persistence.wantsRewrite = (count) => {
+      asked.push(count);
+      return wants;
+    };
+    const wb = await WriteBehindRegistrationStore.open({ persistence, clock, flushIntervalMs: 100, rewriteChunk: 2 });
+    // Asked at open (to start without waiting for a device), then at the flush that begins.
+    expect(asked).toEqual([5]);
+    const [r1, r2, r3, r4, r5] = live.map((r) => wb.get(r.endpoint)!);
+    clock.advance(100);
+    await flushed();
+    expect(asked).toEqual([5, 5]);
+    expect(batches).toEqual([[REWRITE_BEGIN, r1, r2]]);
+    wants = false; // not asked again before the end
+    // Changes during the rewrite are written as usual; a removed device is not put again.
+    const r3b = registration({ id: r3.id, endpoint: 'e3', lastUpdateAt: 1_700_000_100_000, expiresAt: 1_700_000_400_000 });
+    wb.update(r3b);
+    wb.remove(r4.id);
+    clock.advance(100);
+    await flushed();
+    expect(batches[1]).toEqual([r3b, { op: 'delete', endpoint: 'e4' }, r3b]);
+    clock.advance(100);
+    await flushed();
+    expect(batches[2]).toEqual([r5, REWRITE_END]);
+    asked = [];
+    clock.advance(1000);
+    await flushed();
+    expect(batches.length).toBe(3);
+    wb.add(registration({ id: 'r6', endpoint: 'e6' }));
+    clock.advance(100);
+    await flushed();
+    expect(asked).toEqual([5]);
+    expect((await store.registrations.loadAll()).map((r) => r.endpoint).sort()).toEqual(['e1', 'e2', 'e3', 'e5', 'e6']);
+    await wb.close();
+  });
+
+  it('close stops a rewrite in the middle, and no timer is left behind', async () => {
+    const clock = new ManualClock();
+    const { persistence, batches, store } = recorded();
+    await store.registrations.apply(['e1', 'e2', 'e3'].map((endpoint, i) => registration({ id: `r${i + 1}`, endpoint })));
+    persistence.wantsRewrite = () => true;
+    const wb = await WriteBehindRegistrationStore.open({ persistence, clock, flushIntervalMs: 100, rewriteChunk: 1 });
+    clock.advance(100);
+    await flushed();
+    await wb.close();
+    expect(batches.map((b) => b.map((w) => ('op' in w ? w.op : w.endpoint)))).toEqual([['rewrite-begin', 'e1'], ['e2']]);
+    clock.advance(10_000);
+    await flushed();
+    expect(batches.length).toBe(2);
   });
 });
