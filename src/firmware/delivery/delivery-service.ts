@@ -103,6 +103,8 @@ interface Runtime {
   pushStop: boolean;
   /** The running push, so a resumed one starts only after it stopped. */
   pushDone: Promise<void>;
+  /** The image's digest as start() read it (images never change): no second metadata read per delivery. */
+  imageSha256: string | undefined;
 }
 
 export class DeliveryService {
@@ -179,6 +181,7 @@ export class DeliveryService {
     };
     await this.options.store.put(record);
     const runtime = this.track(record);
+    runtime.imageSha256 = image.sha256;
     this.dispatch(runtime, { kind: 'start' });
     return record;
   }
@@ -333,6 +336,7 @@ export class DeliveryService {
       pushOffset: 0,
       pushStop: false,
       pushDone: Promise.resolve(),
+      imageSha256: undefined,
     };
     this.running.set(record.id, runtime);
     this.byEndpoint.set(record.endpoint, record.id);
@@ -475,7 +479,7 @@ export class DeliveryService {
         });
       } else {
         const secure = this.isSecure(endpoint);
-        const sha256 = (await this.options.repository.require(record.imageId)).sha256;
+        const sha256 = runtime.imageSha256 ?? (runtime.imageSha256 = (await this.options.repository.require(record.imageId)).sha256);
         const path = this.options.host.host(record.pullToken!, bytes, sha256, this.pullProgress(runtime, bytes.length, current), { endpoint, secure });
         await writePackageUri(this.options.devices, endpoint, `${this.options.pullBaseUri(secure ? 'coaps' : 'coap')}/${path.join('/')}`, timeoutMs);
       }
