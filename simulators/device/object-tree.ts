@@ -68,6 +68,17 @@ export class ObjectTree {
     this.locate(path);
   }
 
+  /** Whether the path names something that exists (ensureExists without the 4.04). */
+  has(path: LwM2mPath): boolean {
+    if (path.objectId === undefined) return true;
+    const object = this.objects.get(path.objectId);
+    if (!object || path.instanceId === undefined) return object !== undefined;
+    const instance = object.instances.get(path.instanceId);
+    if (!instance || path.resourceId === undefined) return instance !== undefined;
+    const resource = instance.resource(path.resourceId);
+    return resource !== undefined && (path.resourceInstanceId === undefined || resource.multiple);
+  }
+
   read(path: LwM2mPath): LwM2mNode {
     const { object, instance, resource } = this.locate(path);
     if (resource) {

@@ -592,16 +592,21 @@ export class SimulatedDevice {
   }
 
   private notificationAttributes(target: ObservationTarget): NotificationAttributes {
-    const server = this.tree.read({ objectId: 1, instanceId: 0 });
+    // The two resources only: every observation check asks, and reading the whole /1/0 instance cost four times as much.
     const defaults: NotificationAttributes = {};
-    if (server.kind === 'instance') {
-      for (const resource of server.resources) {
-        if (resource.kind !== 'singleResource' || typeof resource.value !== 'number' || resource.value <= 0) continue;
-        if (resource.id === SERVER_RESOURCE.defaultMinPeriod) defaults.pmin = resource.value;
-        if (resource.id === SERVER_RESOURCE.defaultMaxPeriod) defaults.pmax = resource.value;
-      }
-    }
+    const pmin = this.defaultPeriod(SERVER_RESOURCE.defaultMinPeriod);
+    const pmax = this.defaultPeriod(SERVER_RESOURCE.defaultMaxPeriod);
+    if (pmin !== undefined) defaults.pmin = pmin;
+    if (pmax !== undefined) defaults.pmax = pmax;
     return { ...defaults, ...this.attributes.effective(target.paths[0] ?? {}) };
+  }
+
+  /** Default Minimum/Maximum Period of /1/0 when set (a positive number), else undefined. */
+  private defaultPeriod(resourceId: number): number | undefined {
+    const path = { objectId: 1, instanceId: 0, resourceId };
+    if (!this.tree.has(path)) return undefined;
+    const node = this.tree.read(path);
+    return node.kind === 'singleResource' && typeof node.value === 'number' && node.value > 0 ? node.value : undefined;
   }
 
   private sendNotification(entry: ObservationEntry, rendered: Rendered, sequence: number): void {

@@ -29,14 +29,13 @@ export async function connectUdpTransport(bindHost: string, server: RemoteAddres
 class ConnectedUdpTransport implements DatagramTransport {
   private handler: (datagram: Buffer, remote: RemoteAddress) => void = () => {};
   private closed = false;
-  private readonly local: RemoteAddress;
+  /** Asked for on first use: getsockname() per pull was a measurable share of a fleet's pulls. */
+  private local: RemoteAddress | undefined;
 
   constructor(
     private readonly socket: dgram.Socket,
     private readonly server: RemoteAddress,
   ) {
-    const bound = socket.address();
-    this.local = { address: bound.address, port: bound.port };
     socket.on('message', (datagram) => this.handler(datagram, this.server));
     // ICMP port unreachable and the like: UDP is unreliable by contract, the retransmission timeout reports the loss.
     socket.on('error', () => {});
@@ -54,6 +53,10 @@ class ConnectedUdpTransport implements DatagramTransport {
   }
 
   address(): RemoteAddress {
+    if (!this.local) {
+      const bound = this.socket.address();
+      this.local = { address: bound.address, port: bound.port };
+    }
     return this.local;
   }
 

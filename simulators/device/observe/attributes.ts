@@ -72,6 +72,8 @@ export class AttributeStore {
 
   /** Object, then instance, then resource level; the more specific wins. */
   effective(path: LwM2mPath): NotificationAttributes {
+    // Every observation check asks; most devices never get a Write-Attributes.
+    if (this.byPath.size === 0) return {};
     const ids = pathIds(path);
     let result: NotificationAttributes = {};
     for (let depth = 1; depth <= ids.length; depth++) {
