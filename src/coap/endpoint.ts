@@ -151,8 +151,17 @@ interface ObservationState {
   lastAt: number;
 }
 
-/** What the de-duplication cache remembers per (remote, message ID). */
-type DedupEntry = Buffer | ServerExchange | null;
+/** A response from a peer (separate, or a notification) that was taken: the ACK or RST to send again for a duplicate, or null (it was NON). */
+interface SeenResponse {
+  readonly reply: Buffer | null;
+}
+
+/**
+ * What the de-duplication cache remembers per (remote, message ID): for a request, our
+ * answer (bytes), the exchange still being handled, or null (a NON still being handled);
+ * for a response the peer sent us, a SeenResponse.
+ */
+type DedupEntry = Buffer | ServerExchange | SeenResponse | null;
 
 export class CoapEndpoint {
   private readonly transport: DatagramTransport;
@@ -518,11 +527,13 @@ export class CoapEndpoint {
     // CON or NON: de-duplicate before any processing.
     const dedupKey = this.dedup.key(remote, msg.messageId);
     const seen = this.dedup.get(dedupKey);
-    if (seen !== undefined) {
+    if (seen !== undefined && sameMessage(seen, msg, cls)) {
       this.counters.duplicates++;
       if (seen === null) return;
       if (Buffer.isBuffer(seen)) this.send(seen, remote);
-      else this.advanceServerExchange(seen as ServerExchange, 'duplicate');
+      else if (isSeenResponse(seen)) {
+        if (seen.reply) this.send(seen.reply, remote);
+      } else this.advanceServerExchange(seen, 'duplicate');
       return;
     }
     if (cls === 0) this.onRequest(msg, remote, dedupKey);
@@ -572,18 +583,18 @@ export class CoapEndpoint {
       }
     }
     const rst = this.emptyBytes('RST', msg.messageId);
-    this.dedup.set(dedupKey, rst);
+    this.dedup.set(dedupKey, { reply: rst } satisfies SeenResponse);
     this.send(rst, remote);
   }
 
-  /** ACKs a CON (remembering the ACK for duplicates); remembers a NON as seen. */
+  /** ACKs a CON response (remembering the ACK for duplicates); remembers a NON one as seen. */
   private acknowledge(msg: CoapMessage, remote: RemoteAddress, dedupKey: DedupKey): void {
     if (msg.type !== 'CON') {
-      this.dedup.set(dedupKey, null);
+      this.dedup.set(dedupKey, NON_RESPONSE_SEEN);
       return;
     }
     const ack = this.emptyBytes('ACK', msg.messageId);
-    this.dedup.set(dedupKey, ack);
+    this.dedup.set(dedupKey, { reply: ack } satisfies SeenResponse);
     this.send(ack, remote);
   }
 
@@ -967,6 +978,33 @@ function midKeyPrefix(remote: RemoteAddress): string {
 
 function tokenKey(remote: RemoteAddress, token: Buffer): string {
   return `${remote.address}|${remote.port}|${token.toString('hex')}`;
+}
+
+const NON_RESPONSE_SEEN: SeenResponse = Object.freeze({ reply: null });
+
+function isSeenResponse(entry: ServerExchange | SeenResponse): entry is SeenResponse {
+  return 'reply' in entry;
+}
+
+/**
+ * Whether a message that reuses a cached (peer, message ID) is that message again. A
+ * duplicate repeats the message (RFC 7252 §4.2): a request where a response was seen, a
+ * response where a request was, or a request with another token, is a new message from a
+ * peer that came back on the same address and port (a restarted device, a socket the OS gave
+ * a recently used port) and happened on a message ID still in the cache. Taking it for a
+ * duplicate dropped it, or answered it with the old answer, whose token matched nothing the
+ * client had asked: the client retransmitted into the same answer until it gave up.
+ */
+function sameMessage(seen: DedupEntry, msg: CoapMessage, cls: number): boolean {
+  if (seen !== null && !Buffer.isBuffer(seen) && isSeenResponse(seen)) return cls >= 2 && cls <= 5;
+  if (cls !== 0) return false;
+  if (seen === null) return true; // a NON request still being handled: its token is not kept
+  if (!Buffer.isBuffer(seen)) return seen.request.token.equals(msg.token);
+  // Our answer: a response carries the request's token; an empty ACK (a slow handler's) does not.
+  const answerClass = seen[1] >> 5;
+  if (answerClass < 2 || answerClass > 5) return true;
+  const tkl = seen[0] & 0x0f;
+  return tkl === msg.token.length && seen.subarray(4, 4 + tkl).equals(msg.token);
 }
 
 interface Block2KeyMemo {

@@ -99,6 +99,46 @@ describe('CoapEndpoint server role', () => {
     expect(s.stats().duplicates).toBe(1);
   });
 
+  it('a request that reuses a cached message ID with another token is a new request, not a duplicate', async () => {
+    const s = await server();
+    let calls = 0;
+    s.setRequestHandler((req) => ({ code: CoapCode.Content, payload: Buffer.from(`${req.path.join('/')} ${++calls}`) }));
+    const peer = await raw();
+    peer.send(get(43, ['old']), s.address());
+    expect((await peer.nextMessage()).payload.toString()).toBe('old 1');
+    // The same address and port, the same message ID, another token: a device that came back
+    // on a port the OS handed out again. It gets its own answer, with its own token.
+    const other = Buffer.from('0badf00d', 'hex');
+    peer.send(msg({ type: 'CON', code: CoapCode.GET, messageId: 43, token: other, options: [{ number: 11, value: Buffer.from('new') }] }), s.address());
+    const answer = await peer.nextMessage();
+    expect(answer).toMatchObject({ type: 'ACK', code: CoapCode.Content, messageId: 43 });
+    expect(answer.token.equals(other)).toBe(true);
+    expect(answer.payload.toString()).toBe('new 2');
+    // Its retransmission is a duplicate again: the new answer, not the handler.
+    peer.send(msg({ type: 'CON', code: CoapCode.GET, messageId: 43, token: other, options: [{ number: 11, value: Buffer.from('new') }] }), s.address());
+    expect((await peer.nextMessage()).payload.toString()).toBe('new 2');
+    expect(calls).toBe(2);
+    expect(s.stats().duplicates).toBe(1);
+  });
+
+  it('a request that reuses the message ID of a response the peer sent is a new request, not a duplicate', async () => {
+    const s = await server();
+    s.setRequestHandler(() => ({ code: CoapCode.Content, payload: Buffer.from('fresh') }));
+    const peer = await raw();
+    // A response nobody asked for (a notification of a forgotten observation, say): reset and remembered.
+    peer.send(msg({ type: 'CON', code: CoapCode.Content, messageId: 50, token: Buffer.from('77', 'hex'), payload: Buffer.from('x') }), s.address());
+    expect(await peer.nextMessage()).toMatchObject({ type: 'RST', messageId: 50 });
+    // Its retransmission is a duplicate: the same RST.
+    peer.send(msg({ type: 'CON', code: CoapCode.Content, messageId: 50, token: Buffer.from('77', 'hex'), payload: Buffer.from('x') }), s.address());
+    expect(await peer.nextMessage()).toMatchObject({ type: 'RST', messageId: 50 });
+    // A request on the same message ID is another message: answered, not reset.
+    peer.send(get(50, ['x']), s.address());
+    const answer = await peer.nextMessage();
+    expect(answer).toMatchObject({ type: 'ACK', code: CoapCode.Content, messageId: 50 });
+    expect(answer.payload.toString()).toBe('fresh');
+    expect(s.stats().duplicates).toBe(1);
+  });
+
   it('NON request gets a NON response', async () => {
     const s = await server();
     s.setRequestHandler(() => ({ code: CoapCode.Content, payload: Buffer.from('n') }));
