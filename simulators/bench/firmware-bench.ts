@@ -19,6 +19,9 @@
  * first timed 1 MiB push measured the compiler, not the transfer: the warm-up now moves
  * 2 MiB each way, and the 1 MiB figures are the best of three transfers, as the Node UDP
  * floor always was, and as libcoap's GET now is too (a fresh device each time).
+ * With FLEET_SLOWEST=1 in the environment, each fleet round prints the history of its slowest
+ * delivery (a round with one delivery failing after ~80 s was how a message-ID collision in
+ * the CoAP de-duplication was found, see sameMessage in src/coap/endpoint.ts).
  * The fleet's progress is no longer polled over HTTP while it runs (a thousand GETs every
  * half second were a load on the very server being measured, and on this process): the
  * worker processes say when their devices have installed, then the records are read once.
@@ -214,6 +217,11 @@ async function fleetRound(base: string, coapUri: string, prefix: string, imageId
     const ok = records.filter((r) => r.state === 'succeeded');
     const lastDownloaded = Math.max(...records.map((r) => Date.parse(r.history.find((h: { to: string }) => h.to === 'downloaded')?.at ?? r.updatedAt)));
     const ms = lastDownloaded - started;
+    if (process.env.FLEET_SLOWEST) {
+      const downloadedAt = (r: any) => Date.parse(r.history.find((h: { to: string }) => h.to === 'downloaded')?.at ?? r.updatedAt);
+      const slowest = records.reduce((a, b) => (downloadedAt(b) > downloadedAt(a) ? b : a));
+      process.stderr.write(`slowest delivery ${slowest.endpoint ?? ''}: ${JSON.stringify(slowest.history.map((h: any) => [h.to, Date.parse(h.at) - started]))} ${slowest.reason ?? ''} result ${slowest.result} bytes ${slowest.bytes}\n`);
+    }
     return { ok: ok.length, ms, mbPerS: (ok.length * imageLength) / 1e6 / (ms / 1000), processes: workers.length };
   } finally {
     await Promise.all(workers.map((w) => w.stop()));
