@@ -16,6 +16,7 @@ import { bindUdpTransport } from '../../src/coap/udp-transport.js';
 import { CoapCode, type DatagramTransport } from '../../src/coap/types.js';
 import { connectDtls, type DtlsClientTransport } from '../../src/dtls/client/index.js';
 import { bindDtlsTransport } from '../../src/dtls/index.js';
+import { medianBy } from './median.js';
 
 const ROLE_FLAG = '--dtls-bench-role=';
 const PSK = Buffer.from('000102030405060708090a0b0c0d0e0f', 'hex');
@@ -178,7 +179,7 @@ export async function runDtlsBench(): Promise<DtlsBenchResults> {
         results.requestRounds.push([plain, dtls]);
         log(`  round ${round + 1}: CoAP GET plain ${plain.toFixed(0).padStart(7)} /s, DTLS-PSK ${dtls.toFixed(0).padStart(7)} /s (ratio ${(dtls / plain).toFixed(2)})`);
       }
-      const [plain, dtls] = [...results.requestRounds].sort((a, b) => a[1] / a[0] - b[1] / b[0])[Math.floor(REQUEST_ROUNDS / 2)];
+      const [plain, dtls] = medianBy(results.requestRounds, ([p, d]) => d / p);
       results.plainRequestsPerSecond = plain;
       results.dtlsRequestsPerSecond = dtls;
       results.dtlsToPlain = dtls / plain;

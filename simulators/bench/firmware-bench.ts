@@ -37,6 +37,7 @@ import { promisify } from 'node:util';
 import { SimulatedDevice } from '../device/simulated-device.js';
 import { buildSimImage } from '../device/firmware/image-format.js';
 import { startListening, type ListeningProcess } from './processes.js';
+import { medianBy } from './median.js';
 
 const run = promisify(execFile);
 const here = dirname(fileURLToPath(import.meta.url));
@@ -192,7 +193,7 @@ export async function fleetBench(base: string, coapUri: string, count: number, i
     rounds.push({ succeeded: ok, ms, mbPerS, echoCeilingMbPerS, echoCeilingBeforeAfter: [ceilingBefore, ceilingAfter], ratioToCeiling });
     ceilingBefore = ceilingAfter;
   }
-  const median = [...rounds].sort((a, b) => a.ratioToCeiling - b.ratioToCeiling)[Math.floor(rounds.length / 2)];
+  const median = medianBy(rounds, (r) => r.ratioToCeiling);
   log(`firmware fleet: median round ${median.mbPerS.toFixed(2)} MB/s; ratio ${median.ratioToCeiling.toFixed(2)} (rounds ${rounds.map((r) => r.ratioToCeiling.toFixed(2)).join(', ')})`);
   return { devices: count, imageBytes: image.length, ...median, rounds };
 }

@@ -9,6 +9,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { LoadOptions, LoadResult } from './load-core.js';
 import { runGenerator, startListening, type ListeningProcess } from './processes.js';
+import { median } from './median.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const script = (name: string): string => resolve(here, name);
@@ -94,13 +95,6 @@ function timedLoad(port: number, expect: LoadOptions['expect'], name: string): L
 }
 
 const mean = (figures: ThroughputFigure[]): number => figures.reduce((sum, f) => sum + f.rate, 0) / figures.length;
-
-function median(values: number[]): number | undefined {
-  if (values.length === 0) return undefined;
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
-}
 
 async function withProcess<T>(start: () => Promise<ListeningProcess>, body: (p: ListeningProcess) => Promise<T>): Promise<T> {
   const peer = await start();

@@ -258,7 +258,6 @@ export class CoapEndpoint {
     return this.block2.forget(test);
   }
 
-
   /** For observations restored after a restart: 'keep' ACKs such a notification, 'reject' (default) answers RST. */
   onUnknownNotification(handler: (n: IncomingResponse) => 'keep' | 'reject'): void {
     this.unknownNotificationHandler = handler;
@@ -996,13 +995,12 @@ function isSeenResponse(entry: ServerExchange | SeenResponse): entry is SeenResp
  * client had asked: the client retransmitted into the same answer until it gave up.
  */
 function sameMessage(seen: DedupEntry, msg: CoapMessage, cls: number): boolean {
-  if (seen !== null && !Buffer.isBuffer(seen) && isSeenResponse(seen)) return cls >= 2 && cls <= 5;
+  const isResponse = (c: number) => c >= 2 && c <= 5;
+  if (seen === null) return cls === 0; // a NON request still being handled: its token is not kept
+  if (!Buffer.isBuffer(seen)) return isSeenResponse(seen) ? isResponse(cls) : cls === 0 && seen.request.token.equals(msg.token);
   if (cls !== 0) return false;
-  if (seen === null) return true; // a NON request still being handled: its token is not kept
-  if (!Buffer.isBuffer(seen)) return seen.request.token.equals(msg.token);
   // Our answer: a response carries the request's token; an empty ACK (a slow handler's) does not.
-  const answerClass = seen[1] >> 5;
-  if (answerClass < 2 || answerClass > 5) return true;
+  if (!isResponse(codeClass(seen[1]))) return true;
   const tkl = seen[0] & 0x0f;
   return tkl === msg.token.length && seen.subarray(4, 4 + tkl).equals(msg.token);
 }

@@ -40,7 +40,7 @@ export class SqliteRegistrations implements RegistrationPersistence {
   // Rows in the log (puts and deletes, superseded or not) and in the old table.
   private logRows = 0;
   private oldTableRows = 0;
-  // While a rewrite runs: where it began, and how many rows lay before it.
+  // While a rewrite runs: where it began, and how many log rows lay before it (the old table's are counted apart).
   private rewrite: { from: number; rowsBefore: number } | undefined;
 
   /** With a writer, batches are written by its thread; without, on this thread. */
@@ -124,7 +124,7 @@ export class SqliteRegistrations implements RegistrationPersistence {
     // Numbered and encoded now, in call order, even when the thread writes it later.
     const seq = this.nextSeq++;
     const { batch, rows, rewriteBegins, rewriteEnds } = encodeBatch(seq, this.base + 2 * seq, writes, this.shapes);
-    if (rewriteBegins) this.rewrite = { from: batch.pos, rowsBefore: this.logRows + this.oldTableRows };
+    if (rewriteBegins) this.rewrite = { from: batch.pos, rowsBefore: this.logRows };
     this.logRows += rows;
     if (rewriteEnds && this.rewrite) {
       batch.dropBefore = this.rewrite.from;
